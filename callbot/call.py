@@ -1,0 +1,293 @@
+"""CallSession: owns every piece of one call's state and wires its stages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from callbot.callconfig import CallConfig
+from callbot.clock import Clock
+from callbot.media.echo import EchoLoop
+from callbot.media.g711 import Pcm
+from callbot.media.outbound import FrameSink, OutboundAudio, OutFrame
+from callbot.media.pacer import Pacer
+from callbot.record import CallRecord, TurnRecord
+from callbot.recording import Recording
+from callbot.v1 import callbot_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+EmitFn = Callable[[pb.ServerMessage], None]
+
+_OUTCOME_BY_REASON: dict[pb.EndReason.ValueType, str] = {
+    pb.END_REASON_CALLER_HANGUP: "caller_hung_up",
+    pb.END_REASON_CLIENT_GONE: "caller_hung_up",
+    pb.END_REASON_MEDIA_TIMEOUT: "caller_hung_up",
+    pb.END_REASON_BOT_HANGUP: "bot_hung_up",
+    pb.END_REASON_TRANSFERRED: "transferred",
+    pb.END_REASON_SERVER_SHUTDOWN: "error",
+    pb.END_REASON_PROTOCOL_ERROR: "error",
+    pb.END_REASON_ERROR: "error",
+    pb.END_REASON_SLOW_CONSUMER: "error",
+    pb.END_REASON_MAX_DURATION: "completed",
+}
+
+
+class MediaHandler(Protocol):
+    """What a call does with the caller's audio: the echo loop, later the dialogue."""
+
+    def on_audio(self, pcm: Pcm) -> None: ...
+
+    def on_hold(self) -> None: ...
+
+    def on_resume(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class EchoHandler:
+    """Plays the caller's audio back after a delay, through the bot's outbound path."""
+
+    def __init__(self, outbound: OutboundAudio, delay_samples: int) -> None:
+        self._outbound = outbound
+        self._loop = EchoLoop(delay_samples)
+
+    def on_audio(self, pcm: Pcm) -> None:
+        self._outbound.push(self._loop.process(pcm))
+
+    def on_hold(self) -> None:
+        self._loop.clear()
+
+    def on_resume(self) -> None:
+        self._loop.clear()
+
+    def close(self) -> None:
+        self._loop.clear()
+
+
+class CallSession:
+    """One call: media clock, outbound audio, recording, record, events, end."""
+
+    def __init__(
+        self,
+        config: CallConfig,
+        *,
+        clock: Clock,
+        pacer: Pacer,
+        emit: EmitFn,
+        server_id: str,
+        echo_delay_ms: int,
+        recordings_dir: Path,
+        outbound_lead_s: float = 0.0,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self._pacer = pacer
+        self._emit = emit
+        self._echo_delay_ms = echo_delay_ms
+        self._recordings_dir = recordings_dir
+        self._outbound_lead_s = outbound_lead_s
+        self.record = CallRecord(
+            call_id=config.call_id,
+            tenant=config.tenant,
+            server_id=server_id,
+            media_mode=config.media_mode.value,
+            codec=config.codec.value,
+            sample_rate_hz=config.sample_rate,
+            packet_ms=config.packet_ms,
+            language=config.language,
+            flow=config.flow,
+            started_at=clock.wall().isoformat(timespec="milliseconds"),
+            caller_metadata=dict(config.caller_metadata),
+        )
+        self.outbound: OutboundAudio | None = None
+        self._handler: MediaHandler | None = None
+        self._recording: Recording | None = None
+        self._media_samples = 0
+        self._gap_samples = 0
+        self._held = False
+        self._hold_started_ms = 0
+        self.last_media_at = clock.now()
+        self.frames_in = 0
+        self._marks_sent = 0
+        self.marks_acked = 0
+        self._ended = asyncio.Event()
+        self.end_reason: pb.EndReason.ValueType = pb.END_REASON_UNSPECIFIED
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self, frame_sink: FrameSink | None = None) -> None:
+        """Build the outbound path and the media handler; start recording if asked."""
+        cfg = self.config
+        sink = frame_sink or self._grpc_frame_sink
+        self.outbound = OutboundAudio(
+            self._pacer,
+            cfg.wire_codec(rtp=frame_sink is not None),
+            cfg.sample_rate,
+            cfg.packet_ms,
+            self._on_outbound_frame(sink),
+            lead_s=self._outbound_lead_s,
+        )
+        delay = cfg.sample_rate * self._echo_delay_ms // 1000
+        self._handler = EchoHandler(self.outbound, delay)
+        if cfg.record:
+            day = self.record.started_at[:10]
+            path = self._recordings_dir / day / f"{cfg.call_id}.wav"
+            self._recording = Recording(path, cfg.sample_rate)
+            self._recording.start()
+            self.record.recording = str(path)
+        self.last_media_at = self._clock.now()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
+    async def wait_ended(self) -> None:
+        await self._ended.wait()
+
+    def end(self, reason: pb.EndReason.ValueType, detail: str = "") -> None:
+        """End the call once: stop media, tell the client, finish the record."""
+        if self._ended.is_set():
+            return
+        self.end_reason = reason
+        if self.outbound is not None:
+            self.outbound.close()
+        if self._handler is not None:
+            self._handler.close()
+        if self._held:
+            self._close_hold()
+        self.record.media.update(
+            frames_in=self.frames_in,
+            frames_out=self.outbound.frames_sent if self.outbound else 0,
+            gap_fill_ms=self._gap_samples * 1000 // self.config.sample_rate,
+            marks_acked=self.marks_acked,
+        )
+        self.record.finish(
+            self._clock.wall(),
+            self.media_time_ms,
+            _OUTCOME_BY_REASON.get(reason, "error"),
+            pb.EndReason.Name(reason).removeprefix("END_REASON_").lower(),
+            detail,
+        )
+        self._ended.set()
+        self.send(pb.ServerMessage(call_ended=pb.CallEnded(reason=reason, detail=detail)))
+        log.info("call ended", extra={"reason": self.record.end_reason})
+
+    async def finish_recording(self) -> None:
+        if self._recording is not None:
+            await asyncio.wrap_future(self._recording.close())
+
+    # ---------------------------------------------------------------- media
+
+    @property
+    def media_time_ms(self) -> int:
+        return self._media_samples * 1000 // self.config.sample_rate
+
+    @property
+    def media_samples(self) -> int:
+        return self._media_samples
+
+    def send(self, msg: pb.ServerMessage) -> None:
+        """Stamp an event with the media clock and hand it to the client stream."""
+        msg.media_time_ms = self.media_time_ms
+        self._emit(msg)
+
+    def on_audio(self, pcm: Pcm) -> None:
+        """Caller audio at the call's rate, in arrival order."""
+        if self.ended:
+            return
+        self.last_media_at = self._clock.now()
+        if self._recording is not None:
+            self._recording.caller(pcm, self._media_samples)
+        self._media_samples += pcm.size
+        self.frames_in += 1
+        if not self._held and self._handler is not None:
+            self._handler.on_audio(pcm)
+
+    def on_gap(self, samples: int) -> None:
+        """Missing caller audio: the media clock moves on over silence."""
+        self._gap_samples += samples
+        self.on_audio(np.zeros(samples, dtype=np.int16))
+
+    def on_dtmf(self, digit: str, duration_ms: int, source: pb.DtmfSource.ValueType) -> None:
+        if self.ended:
+            return
+        now = self.media_time_ms
+        self.record.turns.append(
+            TurnRecord("caller", "dtmf", now, now + duration_ms, dtmf=digit, details={})
+        )
+        self.send(
+            pb.ServerMessage(dtmf=pb.DtmfEvent(digit=digit, duration_ms=duration_ms, source=source))
+        )
+
+    def hold(self) -> None:
+        if self._held or self.ended:
+            return
+        self._held = True
+        self._hold_started_ms = self.media_time_ms
+        self.clear_outbound()
+        if self._handler is not None:
+            self._handler.on_hold()
+
+    def resume(self) -> None:
+        if not self._held or self.ended:
+            return
+        self._close_hold()
+        self.last_media_at = self._clock.now()
+        if self._handler is not None:
+            self._handler.on_resume()
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def clear_outbound(self) -> int:
+        """Drop queued bot audio now (barge-in, hold) and tell a GRPC client to do so."""
+        dropped = self.outbound.clear() if self.outbound is not None else 0
+        if self.config.media_mode.value == "grpc":
+            self.send(pb.ServerMessage(clear_audio=pb.ClearAudio()))
+        return dropped
+
+    def on_playback_mark(self, mark_id: str) -> bool:
+        """A GRPC client played audio up to this mark; False if it is not ours."""
+        if not mark_id.startswith("a") or not mark_id[1:].isdigit():
+            return False
+        n = int(mark_id[1:])
+        if n < 1 or n > self._marks_sent:
+            return False
+        self.marks_acked = max(self.marks_acked, n)
+        return True
+
+    def update_metadata(self, metadata: dict[str, str]) -> None:
+        self.record.caller_metadata.update(metadata)
+
+    # ------------------------------------------------------------- internal
+
+    def _close_hold(self) -> None:
+        self._held = False
+        self.record.holds.append({"start_ms": self._hold_started_ms, "end_ms": self.media_time_ms})
+
+    def _grpc_frame_sink(self, frame: OutFrame) -> None:
+        self._marks_sent += 1
+        self.send(
+            pb.ServerMessage(
+                audio=pb.BotAudio(
+                    audio=frame.payload,
+                    mark_id=f"a{self._marks_sent}",
+                    utterance_id=frame.utterance_id,
+                )
+            )
+        )
+
+    def _on_outbound_frame(self, sink: FrameSink) -> FrameSink:
+        def emit(frame: OutFrame) -> None:
+            if self._recording is not None:
+                self._recording.bot(frame.pcm, self._media_samples)
+            sink(frame)
+
+        return emit

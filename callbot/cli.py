@@ -1,0 +1,63 @@
+"""`callbot …`: the command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from callbot import __version__
+from callbot.config import ConfigError, Settings
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the gRPC service")
+    p.add_argument("--config", help="YAML config file (see docs/configuration.md)")
+    p.add_argument("--grpc-address", help="host:port to listen on (default 127.0.0.1:50051)")
+    p.add_argument("--metrics-address", help="host:port for /metrics ('' disables)")
+    p.add_argument("--max-calls", type=int, help="concurrent calls before refusing")
+    p.add_argument("--echo-delay-ms", type=int, help="delay of the echo loop")
+    p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="callbot", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"callbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    args = parser.parse_args(args_list)
+    if args.command == "serve":
+        return _serve(args)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from callbot.logs import setup_logging
+    from callbot.server.app import serve
+
+    overrides = {
+        "grpc_address": args.grpc_address,
+        "metrics_address": args.metrics_address,
+        "max_calls": args.max_calls,
+        "echo_delay_ms": args.echo_delay_ms,
+        "log_level": args.log_level,
+    }
+    try:
+        settings = Settings.load(args.config, overrides=overrides)
+    except ConfigError as exc:
+        print(f"callbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    try:
+        import uvloop
+
+        return uvloop.run(serve(settings))
+    except ImportError:
+        return asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Service settings: defaults, then a YAML config file, then CALLBOT_* env, then flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A setting is unknown or has a value of the wrong type."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every option of the service; docs/configuration.md documents each one."""
+
+    grpc_address: str = "127.0.0.1:50051"
+    metrics_address: str = "127.0.0.1:9464"  # empty disables /metrics
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    auth_token: str = ""  # bearer token required on Converse when set
+    max_calls: int = 200
+    drain_timeout_s: float = 30.0
+    start_timeout_s: float = 10.0
+    media_timeout_s: float = 30.0
+    max_chunk_bytes: int = 65536
+    echo_delay_ms: int = 500
+    default_flow: str = "echo"
+    default_language: str = "en"
+    records_dir: str = "var/records"
+    recordings_dir: str = "var/recordings"
+    grpc_playout_lead_ms: int = 100
+    slow_consumer_timeout_s: float = 5.0
+    outbox_max_messages: int = 2000
+    server_id: str = dataclasses.field(default_factory=socket.gethostname)
+    log_level: str = "INFO"
+
+    @classmethod
+    def load(
+        cls,
+        config_file: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        values: dict[str, Any] = {}
+        if config_file is not None:
+            values.update(_read_file(Path(config_file)))
+        env = os.environ if env is None else env
+        for field in dataclasses.fields(cls):
+            key = f"CALLBOT_{field.name.upper()}"
+            if key in env:
+                values[field.name] = env[key]
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        typed: dict[str, Any] = {}
+        for name, raw in values.items():
+            if name not in fields:
+                raise ConfigError(f"unknown setting {name!r}")
+            typed[name] = _coerce(name, raw, fields[name].type)
+        settings = cls(**typed)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.max_calls < 1:
+            raise ConfigError("max_calls must be >= 1")
+        if not 0 <= self.echo_delay_ms <= 10_000:
+            raise ConfigError("echo_delay_ms must be within 0..10000")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("tls_cert_file and tls_key_file must be set together")
+        if self.max_chunk_bytes < 320:
+            raise ConfigError("max_chunk_bytes must be >= 320")
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the config file must be a mapping of settings")
+    return {str(k): v for k, v in data.items()}
+
+
+def _coerce(name: str, raw: Any, kind: Any) -> Any:
+    kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if kind_name == "bool":
+            if isinstance(raw, str):
+                if raw.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if raw.lower() in ("0", "false", "no", "off", ""):
+                    return False
+                raise ValueError(raw)
+            return bool(raw)
+        if kind_name == "int":
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(raw)
+            return int(raw)
+        if kind_name == "float":
+            return float(raw)
+        if kind_name == "str":
+            return "" if raw is None else str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r}: {raw!r} is not a valid {kind_name}") from exc
+    raise ConfigError(f"setting {name!r} has an unsupported type {kind_name}")

@@ -1,0 +1,1 @@
+"""Call records to sinks (JSONL, RabbitMQ)."""

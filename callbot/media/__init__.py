@@ -1,0 +1,1 @@
+"""Wire formats and media transports: pure, synchronous, bounds-checked code."""

@@ -1,0 +1,99 @@
+"""G.711 mu-law and A-law codecs (ITU-T G.711) on numpy lookup tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+Pcm = npt.NDArray[np.int16]
+
+_BIAS = 0x84
+
+
+def _ulaw_encode_scalar(sample: int) -> int:
+    # The 14-bit formulation of G.711 (as in the reference C code and sox).
+    value = sample >> 2
+    if value < 0:
+        value, mask = -value, 0x7F
+    else:
+        mask = 0xFF
+    value = min(value, 8159) + (_BIAS >> 2)
+    segment_ends = (0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF)
+    segment = 0
+    while segment < 8 and value > segment_ends[segment]:
+        segment += 1
+    if segment >= 8:
+        return 0x7F ^ mask
+    return ((segment << 4) | ((value >> (segment + 1)) & 0x0F)) ^ mask
+
+
+def _ulaw_decode_scalar(code: int) -> int:
+    code = ~code & 0xFF
+    sign = code & 0x80
+    exponent = (code >> 4) & 0x07
+    mantissa = code & 0x0F
+    magnitude = (((mantissa << 3) + _BIAS) << exponent) - _BIAS
+    return -magnitude if sign else magnitude
+
+
+def _alaw_encode_scalar(sample: int) -> int:
+    # Work on the 13-bit value, as G.711 defines A-law.
+    value = sample >> 3
+    if value >= 0:
+        mask = 0xD5
+    else:
+        mask = 0x55
+        value = -value - 1
+    segment_ends = (0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF)
+    segment = 0
+    while segment < 8 and value > segment_ends[segment]:
+        segment += 1
+    if segment >= 8:
+        code = 0x7F
+    else:
+        code = segment << 4
+        code |= (value >> 1) & 0x0F if segment < 2 else (value >> segment) & 0x0F
+    return (code ^ mask) & 0xFF
+
+
+def _alaw_decode_scalar(code: int) -> int:
+    code ^= 0x55
+    mantissa = (code & 0x0F) << 4
+    segment = (code & 0x70) >> 4
+    if segment == 0:
+        mantissa += 8
+    elif segment == 1:
+        mantissa += 0x108
+    else:
+        mantissa = (mantissa + 0x108) << (segment - 1)
+    return mantissa if code & 0x80 else -mantissa
+
+
+_ALL = range(-32768, 32768)
+# Encode tables are indexed by the uint16 view of the sample (two's complement).
+_ULAW_ENC = np.array([_ulaw_encode_scalar(s) for s in _ALL], dtype=np.uint8)
+_ALAW_ENC = np.array([_alaw_encode_scalar(s) for s in _ALL], dtype=np.uint8)
+_ULAW_ENC = np.roll(_ULAW_ENC, -32768)
+_ALAW_ENC = np.roll(_ALAW_ENC, -32768)
+_ULAW_DEC = np.array([_ulaw_decode_scalar(c) for c in range(256)], dtype=np.int16)
+_ALAW_DEC = np.array([_alaw_decode_scalar(c) for c in range(256)], dtype=np.int16)
+
+
+def ulaw_encode(pcm: Pcm) -> bytes:
+    """Encode int16 samples to mu-law bytes."""
+    return bytes(_ULAW_ENC[pcm.view(np.uint16)].tobytes())
+
+
+def ulaw_decode(data: bytes) -> Pcm:
+    """Decode mu-law bytes to int16 samples."""
+    return _ULAW_DEC[np.frombuffer(data, dtype=np.uint8)]
+
+
+def alaw_encode(pcm: Pcm) -> bytes:
+    """Encode int16 samples to A-law bytes."""
+    return bytes(_ALAW_ENC[pcm.view(np.uint16)].tobytes())
+
+
+def alaw_decode(data: bytes) -> Pcm:
+    """Decode A-law bytes to int16 samples."""
+    return _ALAW_DEC[np.frombuffer(data, dtype=np.uint8)]

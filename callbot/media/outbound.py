@@ -1,0 +1,129 @@
+"""Per-call outbound audio: frames queued for the shared pacer, cleared at once."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from callbot.media.codec import AudioCodec
+from callbot.media.g711 import Pcm
+from callbot.media.pacer import Pacer
+
+
+@dataclass(frozen=True)
+class OutFrame:
+    """One packet interval of bot audio, encoded and as PCM."""
+
+    payload: bytes
+    pcm: Pcm
+    utterance_id: str
+    # Samples of this utterance sent before this frame (what the caller heard so far).
+    utterance_offset: int
+
+
+FrameSink = Callable[[OutFrame], None]
+
+
+class OutboundAudio:
+    """Reframes bot PCM into packet-sized frames and hands them to the pacer.
+
+    `clear()` drops everything queued in one call: barge-in depends on it.
+    """
+
+    def __init__(
+        self,
+        pacer: Pacer,
+        codec: AudioCodec,
+        sample_rate: int,
+        packet_ms: int,
+        sink: FrameSink,
+        *,
+        lead_s: float = 0.0,
+        max_queue_s: float = 600.0,
+    ) -> None:
+        self._pacer = pacer
+        self._codec = codec
+        self._sink = sink
+        self._lead_s = lead_s
+        self.frame_samples = sample_rate * packet_ms // 1000
+        self._interval_s = packet_ms / 1000.0
+        self._max_frames = int(max_queue_s / self._interval_s)
+        self._queue: deque[OutFrame] = deque()
+        self._residual = np.zeros(0, dtype=np.int16)
+        self._residual_utterance = ""
+        self._utterance_offsets: dict[str, int] = {}
+        self._closed = False
+        self.frames_sent = 0
+        self.frames_dropped = 0
+
+    @property
+    def interval_s(self) -> float:
+        return self._interval_s
+
+    @property
+    def queued_frames(self) -> int:
+        return len(self._queue)
+
+    @property
+    def idle(self) -> bool:
+        return not self._queue and not self._pacer.is_active(self)
+
+    def push(self, pcm: Pcm, utterance_id: str = "") -> None:
+        """Queue PCM at the call's rate; whole frames become ready to send."""
+        if self._closed:
+            return
+        if utterance_id != self._residual_utterance and self._residual.size:
+            self.flush()
+        self._residual_utterance = utterance_id
+        data = np.concatenate((self._residual, pcm)) if self._residual.size else pcm
+        n = self.frame_samples
+        whole = data.size - data.size % n
+        for start in range(0, whole, n):
+            self._enqueue(data[start : start + n], utterance_id)
+        self._residual = data[whole:].copy()
+        self._wake()
+
+    def flush(self) -> None:
+        """Pad the partial frame with silence and queue it (end of a segment)."""
+        if self._residual.size:
+            frame = np.zeros(self.frame_samples, dtype=np.int16)
+            frame[: self._residual.size] = self._residual
+            self._enqueue(frame, self._residual_utterance)
+            self._residual = np.zeros(0, dtype=np.int16)
+            self._wake()
+
+    def clear(self) -> int:
+        """Drop every queued frame now; return how many were dropped."""
+        dropped = len(self._queue) + (1 if self._residual.size else 0)
+        self._queue.clear()
+        self._residual = np.zeros(0, dtype=np.int16)
+        self._pacer.deactivate(self)
+        self.frames_dropped += dropped
+        return dropped
+
+    def close(self) -> None:
+        self.clear()
+        self._closed = True
+
+    def emit_next(self) -> bool:
+        if not self._queue:
+            return False
+        frame = self._queue.popleft()
+        self.frames_sent += 1
+        self._sink(frame)
+        return True
+
+    def _enqueue(self, pcm: Pcm, utterance_id: str) -> None:
+        if len(self._queue) >= self._max_frames:
+            self.frames_dropped += 1
+            return
+        offset = self._utterance_offsets.get(utterance_id, 0)
+        self._utterance_offsets[utterance_id] = offset + pcm.size
+        self._queue.append(OutFrame(self._codec.encode(pcm), pcm, utterance_id, offset))
+
+    def _wake(self) -> None:
+        if self._queue and not self._closed:
+            self._pacer.activate(self, self._lead_s)

@@ -1,0 +1,1 @@
+"""gRPC service, session manager, health, metrics and auth."""

@@ -1,0 +1,182 @@
+"""Builds and runs one callbot instance: gRPC service, health, reflection, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from callbot.callconfig import MediaMode
+from callbot.clock import Clock, LoopClock
+from callbot.config import Settings
+from callbot.media.pacer import Pacer
+from callbot.record import JsonlRecordWriter
+from callbot.server.contract import StartPolicy
+from callbot.server.converse import CallbotService
+from callbot.server.metrics import Metrics, MetricsHttp
+from callbot.server.sessions import SessionManager
+from callbot.v1 import callbot_pb2 as pb
+from callbot.v1 import callbot_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Callbot"].full_name
+# gRPC's own cap sits above the contract's chunk cap so the contract error wins.
+_MAX_MESSAGE_BYTES = 1 << 20
+
+
+class CallbotServer:
+    """One instance. Pure constructor; `start()` binds, `drain()`/`stop()` end it."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or LoopClock()
+        self.metrics = Metrics()
+        self.port = 0
+        self._server: grpc.aio.Server | None = None
+        self._health: HealthServicer | None = None
+        self._metrics_http: MetricsHttp | None = None
+        self._pacer: Pacer | None = None
+        self.sessions: SessionManager | None = None
+        self.service: CallbotService | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        self._pacer = Pacer(self.clock)
+        self.sessions = SessionManager(
+            self.clock,
+            self.metrics,
+            max_calls=s.max_calls,
+            media_timeout_s=s.media_timeout_s,
+            slow_consumer_timeout_s=s.slow_consumer_timeout_s,
+        )
+        policy = StartPolicy(
+            default_language=s.default_language,
+            languages=frozenset({"en", "ko", "auto"}),
+            default_flow=s.default_flow,
+            flows=frozenset({"echo"}),
+            media_modes=frozenset({MediaMode.GRPC}),
+        )
+        self.service = CallbotService(
+            clock=self.clock,
+            pacer=self._pacer,
+            sessions=self.sessions,
+            metrics=self.metrics,
+            records=JsonlRecordWriter(s.records_dir),
+            policy=policy,
+            server_id=s.server_id,
+            auth_token=s.auth_token,
+            start_timeout_s=s.start_timeout_s,
+            max_chunk_bytes=s.max_chunk_bytes,
+            outbox_max_messages=s.outbox_max_messages,
+            echo_delay_ms=s.echo_delay_ms,
+            recordings_dir=Path(s.recordings_dir),
+            grpc_playout_lead_ms=s.grpc_playout_lead_ms,
+        )
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+                ("grpc.keepalive_time_ms", 20_000),
+                ("grpc.keepalive_timeout_ms", 10_000),
+                ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+            ]
+        )
+        pb_grpc.add_CallbotServicer_to_server(self.service, server)
+        self._health = HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (
+                SERVICE_NAME,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            server,
+        )
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        if s.tls_cert_file:
+            key, cert = await asyncio.to_thread(_read_tls, s.tls_key_file, s.tls_cert_file)
+            creds = grpc.ssl_server_credentials([(key, cert)])
+            self.port = server.add_secure_port(s.grpc_address, creds)
+        else:
+            self.port = server.add_insecure_port(s.grpc_address)
+        if not s.auth_token and not _is_loopback(s.grpc_address):
+            log.warning("Converse is open without a bearer token on a non-loopback address")
+        await server.start()
+        self._server = server
+        if s.metrics_address:
+            self._metrics_http = MetricsHttp(self.metrics, s.metrics_address)
+            self._metrics_http.start()
+        self.sessions.start()
+        # Everything this build needs is loaded: ready for calls.
+        self.sessions.ready = True
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving", extra={"address": s.grpc_address, "port": self.port})
+
+    @property
+    def metrics_port(self) -> int:
+        return self._metrics_http.port if self._metrics_http else 0
+
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Stop taking calls, let live ones finish (up to the limit), then stop."""
+        assert self.sessions is not None, "drain() before start()"
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        log.info("draining", extra={"active_calls": self.sessions.active})
+        await self.sessions.drain(self.settings.drain_timeout_s if timeout_s is None else timeout_s)
+        await self.stop()
+
+    async def stop(self) -> None:
+        if self.sessions is not None:
+            self.sessions.draining = True
+            for live in self.sessions.calls():
+                live.session.end(pb.END_REASON_SERVER_SHUTDOWN, "server stopped")
+        if self._server is not None:
+            await self._server.stop(grace=2)
+            self._server = None
+        if self.service is not None and self.service.cleanups:
+            await asyncio.gather(*self.service.cleanups, return_exceptions=True)
+        if self.sessions is not None:
+            await self.sessions.stop()
+        if self._pacer is not None:
+            self._pacer.close()
+        if self._metrics_http is not None:
+            self._metrics_http.stop()
+            self._metrics_http = None
+
+    async def _set_health(
+        self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType
+    ) -> None:
+        if self._health is None:
+            return
+        await self._health.set("", status)
+        await self._health.set(SERVICE_NAME, status)
+
+
+def _read_tls(key_file: str, cert_file: str) -> tuple[bytes, bytes]:
+    return Path(key_file).read_bytes(), Path(cert_file).read_bytes()
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.rpartition(":")[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+async def serve(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT, then drain and return 0."""
+    server = CallbotServer(settings)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.drain()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,320 @@
+"""The Converse RPC: one stream = one call, config first, then media and control."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from callbot.call import CallSession
+from callbot.callconfig import CallConfig, MediaMode
+from callbot.clock import Clock
+from callbot.logs import call_id_var
+from callbot.media.codec import AudioCodec
+from callbot.media.pacer import Pacer
+from callbot.record import JsonlRecordWriter
+from callbot.server import contract
+from callbot.server.contract import ContractError, StartPolicy
+from callbot.server.metrics import Metrics
+from callbot.server.outbox import Outbox
+from callbot.server.sessions import LiveCall, SessionManager
+from callbot.v1 import callbot_pb2 as pb
+from callbot.v1 import callbot_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+_EOF = grpc.aio.EOF  # type: ignore[attr-defined]
+Context = grpc.aio.ServicerContext[pb.ClientMessage, pb.ServerMessage]
+
+
+class CallbotService(pb_grpc.CallbotServicer):
+    """Pairs each Converse stream with a new CallSession and pumps its messages."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        pacer: Pacer,
+        sessions: SessionManager,
+        metrics: Metrics,
+        records: JsonlRecordWriter,
+        policy: StartPolicy,
+        server_id: str,
+        auth_token: str,
+        start_timeout_s: float,
+        max_chunk_bytes: int,
+        outbox_max_messages: int,
+        echo_delay_ms: int,
+        recordings_dir: Path,
+        grpc_playout_lead_ms: int,
+    ) -> None:
+        self._clock = clock
+        self._pacer = pacer
+        self._sessions = sessions
+        self._metrics = metrics
+        self._records = records
+        self._policy = policy
+        self._server_id = server_id
+        self._auth_token = auth_token
+        self._start_timeout_s = start_timeout_s
+        self._max_chunk = max_chunk_bytes
+        self._outbox_max = outbox_max_messages
+        self._echo_delay_ms = echo_delay_ms
+        self._recordings_dir = recordings_dir
+        self._lead_s = grpc_playout_lead_ms / 1000.0
+        self.cleanups: set[asyncio.Task[None]] = set()
+
+    # The read/write form of a streaming handler (not a generator), hence the override.
+    async def Converse(  # type: ignore[override]
+        self, request_iterator: object, context: Context
+    ) -> None:
+        try:
+            self._authenticate(context)
+            config = await self._read_start(context)
+            self._sessions.reserve(config.call_id)
+        except ContractError as err:
+            await self._refuse(context, err)
+            return
+        call_id_var.set(config.call_id)
+        try:
+            await self._run_call(config, context)
+        finally:
+            self._sessions.unreserve(config.call_id)
+
+    # ------------------------------------------------------------- start-up
+
+    def _authenticate(self, context: Context) -> None:
+        if not self._auth_token:
+            return
+        supplied = ""
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization" and isinstance(value, str):
+                supplied = value.removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(supplied.encode(), self._auth_token.encode()):
+            raise ContractError(pb.ERROR_CODE_UNAUTHENTICATED, "missing or wrong bearer token")
+
+    async def _read_start(self, context: Context) -> CallConfig:
+        try:
+            first = await asyncio.wait_for(context.read(), self._start_timeout_s)
+        except TimeoutError as exc:
+            raise ContractError(
+                pb.ERROR_CODE_START_REQUIRED,
+                f"no start message within {self._start_timeout_s:g} s",
+            ) from exc
+        if first is _EOF or not isinstance(first, pb.ClientMessage):
+            raise ContractError(pb.ERROR_CODE_START_REQUIRED, "stream closed before start")
+        if first.WhichOneof("message") != "start":
+            raise ContractError(
+                pb.ERROR_CODE_START_REQUIRED, "the first message of a call must be start"
+            )
+        return contract.validate_start(first.start, self._policy)
+
+    async def _refuse(self, context: Context, err: ContractError) -> None:
+        self._metrics.contract_errors.labels(err.code_name).inc()
+        log.info("call refused", extra={"code": err.code_name})
+        with contextlib.suppress(Exception):
+            await context.write(err.to_message())
+        await context.abort(err.status, err.message)
+
+    # ----------------------------------------------------------------- call
+
+    async def _run_call(self, config: CallConfig, context: Context) -> None:
+        outbox = Outbox(self._outbox_max)
+        session = CallSession(
+            config,
+            clock=self._clock,
+            pacer=self._pacer,
+            emit=outbox.put,
+            server_id=self._server_id,
+            echo_delay_ms=self._echo_delay_ms,
+            recordings_dir=self._recordings_dir,
+            outbound_lead_s=self._lead_s,
+        )
+        outbox.on_overflow = lambda: session.end(
+            pb.END_REASON_SLOW_CONSUMER, "client stopped reading"
+        )
+        session.start()
+        live = self._sessions.add(session, asyncio.current_task())
+        log.info("call started", extra={"mode": config.media_mode.value, "flow": config.flow})
+        session.send(
+            pb.ServerMessage(
+                accepted=pb.CallAccepted(
+                    call_id=config.call_id,
+                    codec=pb.Codec.Value(f"CODEC_{config.codec.value}"),
+                    sample_rate_hz=config.sample_rate,
+                    packet_ms=config.packet_ms,
+                    language=config.language,
+                    flow=config.flow,
+                    server_id=self._server_id,
+                )
+            )
+        )
+        reader = _CallReader(session, config, self._metrics, self._max_chunk)
+        read_task = asyncio.get_running_loop().create_task(reader.run(context))
+        try:
+            await self._write_loop(context, outbox, live)
+        finally:
+            read_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await read_task
+            if not session.ended:
+                session.end(pb.END_REASON_CLIENT_GONE, "stream closed")
+            # Shielded: a vanished client cancels this task, but the record must land.
+            cleanup = asyncio.get_running_loop().create_task(self._finish(live))
+            self.cleanups.add(cleanup)
+            cleanup.add_done_callback(self.cleanups.discard)
+            await asyncio.shield(cleanup)
+        if reader.fatal is not None:
+            await context.abort(reader.fatal.status, reader.fatal.message)
+
+    async def _write_loop(self, context: Context, outbox: Outbox, live: LiveCall) -> None:
+        mode = live.session.config.media_mode.value
+        session = live.session
+        while True:
+            if session.ended:
+                outbox.close()
+            msg = await outbox.get()
+            if msg is None:
+                return
+            live.write_pending_since = self._clock.now()
+            await context.write(msg)
+            live.write_pending_since = None
+            if msg.HasField("audio"):
+                self._metrics.frames_out.labels(mode).inc()
+            elif msg.HasField("error"):
+                self._metrics.contract_errors.labels(
+                    pb.ErrorCode.Name(msg.error.code).removeprefix("ERROR_CODE_").lower()
+                ).inc()
+
+    async def _finish(self, live: LiveCall) -> None:
+        session = live.session
+        try:
+            await session.finish_recording()
+        except OSError:
+            log.exception("recording could not be written")
+        try:
+            await self._records.write(session.record)
+        except OSError:
+            log.exception("call record could not be written")
+        self._sessions.remove(live)
+
+
+class _CallReader:
+    """Reads client messages of a started call and applies them to the session."""
+
+    def __init__(
+        self, session: CallSession, config: CallConfig, metrics: Metrics, max_chunk: int
+    ) -> None:
+        self._session = session
+        self._config = config
+        self._metrics = metrics
+        self._max_chunk = max_chunk
+        self._codec: AudioCodec = config.wire_codec(rtp=False)
+        self._next_ts = 0
+        self.fatal: ContractError | None = None
+
+    async def run(self, context: Context) -> None:
+        session = self._session
+        try:
+            while not session.ended:
+                msg = await context.read()
+                if msg is _EOF or not isinstance(msg, pb.ClientMessage):
+                    session.end(pb.END_REASON_CLIENT_GONE, "client closed its stream")
+                    return
+                try:
+                    self._handle(msg)
+                except ContractError as err:
+                    session.send(err.to_message())
+                    if err.fatal:
+                        self.fatal = err
+                        session.end(pb.END_REASON_PROTOCOL_ERROR, err.message)
+        except (grpc.aio.AioRpcError, grpc.RpcError, asyncio.InvalidStateError):
+            session.end(pb.END_REASON_CLIENT_GONE, "stream broken")
+
+    def _handle(self, msg: pb.ClientMessage) -> None:
+        kind = msg.WhichOneof("message")
+        session = self._session
+        if kind == "audio":
+            self._audio(msg.audio)
+        elif kind == "start":
+            raise ContractError(pb.ERROR_CODE_DUPLICATE_START, "a call takes exactly one start")
+        elif kind == "dtmf":
+            digit = contract.validate_dtmf(msg.dtmf)
+            session.on_dtmf(digit, msg.dtmf.duration_ms, pb.DTMF_SOURCE_CLIENT)
+        elif kind == "hold":
+            session.hold()
+        elif kind == "resume":
+            session.resume()
+        elif kind == "hangup":
+            session.end(pb.END_REASON_CALLER_HANGUP, "client hung up")
+        elif kind == "playback_mark":
+            if self._config.media_mode is not MediaMode.GRPC:
+                raise self._wrong_mode("playback_mark")
+            if not session.on_playback_mark(msg.playback_mark.mark_id):
+                raise ContractError(
+                    pb.ERROR_CODE_UNKNOWN_MARK, "playback_mark names no mark sent", fatal=False
+                )
+        elif kind == "metadata_update":
+            session.update_metadata(
+                contract.validate_metadata_update(dict(msg.metadata_update.metadata))
+            )
+        elif kind == "media_update":
+            if self._config.media_mode is not MediaMode.RTP:
+                raise self._wrong_mode("media_update")
+            contract.validate_rtp_address(msg.media_update.remote_rtp)
+        elif kind == "action_result":
+            raise ContractError(
+                pb.ERROR_CODE_ACTION_UNKNOWN,
+                "action_result names no pending action",
+                fatal=False,
+            )
+        else:
+            raise ContractError(pb.ERROR_CODE_INVALID_ARGUMENT, "empty client message", fatal=False)
+
+    def _wrong_mode(self, what: str) -> ContractError:
+        return ContractError(
+            pb.ERROR_CODE_WRONG_MEDIA_MODE,
+            f"{what} does not apply to a {self._config.media_mode.name} call",
+            fatal=False,
+        )
+
+    def _audio(self, chunk: pb.AudioChunk) -> None:
+        if self._config.media_mode is not MediaMode.GRPC:
+            raise self._wrong_mode("audio")
+        size = len(chunk.audio)
+        if size > self._max_chunk:
+            raise ContractError(
+                pb.ERROR_CODE_CHUNK_TOO_LARGE,
+                f"audio chunk of {size} bytes exceeds {self._max_chunk}",
+            )
+        if size % self._codec.bytes_per_sample:
+            raise ContractError(
+                pb.ERROR_CODE_BAD_AUDIO, f"{size} bytes is not a whole number of samples"
+            )
+        if chunk.HasField("timestamp"):
+            ts = chunk.timestamp
+            if ts < self._next_ts:
+                raise ContractError(
+                    pb.ERROR_CODE_BAD_AUDIO,
+                    f"audio timestamp went back ({ts} < {self._next_ts} samples)",
+                )
+            gap = ts - self._next_ts
+            if gap > contract.MAX_GAP_S * self._config.sample_rate:
+                raise ContractError(
+                    pb.ERROR_CODE_BAD_AUDIO,
+                    f"audio timestamp jumps ahead by more than {contract.MAX_GAP_S} s",
+                )
+            if gap:
+                self._session.on_gap(gap)
+                self._next_ts = ts
+        if size == 0:
+            return
+        pcm = self._codec.decode(chunk.audio)
+        self._next_ts += int(np.size(pcm))
+        self._metrics.frames_in.labels(self._config.media_mode.value).inc()
+        self._session.on_audio(pcm)

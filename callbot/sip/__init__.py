@@ -1,0 +1,1 @@
+"""SIP signalling only; media always goes through callbot.media."""

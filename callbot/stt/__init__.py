@@ -1,0 +1,1 @@
+"""Speech-to-text: recognizer backends behind one stream contract."""

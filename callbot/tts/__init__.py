@@ -1,0 +1,1 @@
+"""Text-to-speech: synthesizer backends behind one stream contract."""

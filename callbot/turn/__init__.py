@@ -1,0 +1,1 @@
+"""Turn-taking policy: endpointing, speculative finals, barge-in arbitration."""

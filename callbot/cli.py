@@ -23,10 +23,15 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["flow"]:
+        from callbot.dialog.cli import main as flow_main
+
+        return flow_main(args_list[1:])
     parser = argparse.ArgumentParser(prog="callbot", description=__doc__)
     parser.add_argument("--version", action="version", version=f"callbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    sub.add_parser("flow", help="check, chat with and test dialogue flows (callbot flow -h)")
     args = parser.parse_args(args_list)
     if args.command == "serve":
         return _serve(args)

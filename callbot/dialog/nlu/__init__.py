@@ -1,0 +1,1 @@
+"""Intent matching: keyword/regex patterns first, then sentence embeddings."""

@@ -201,13 +201,16 @@ class CallSession:
         """Caller audio at the call's rate, in arrival order."""
         if self.ended:
             return
-        self.last_media_at = self._clock.now()
         if self._recording is not None:
             self._recording.caller(pcm, self._media_samples)
         self._media_samples += pcm.size
         self.frames_in += 1
         if not self._held and self._handler is not None:
             self._handler.on_audio(pcm)
+
+    def touch_media(self) -> None:
+        """Media arrived from the caller (a chunk or a packet): the call is alive."""
+        self.last_media_at = self._clock.now()
 
     def on_gap(self, samples: int) -> None:
         """Missing caller audio: the media clock moves on over silence."""

@@ -30,14 +30,24 @@ class Clock(Protocol):
 class LoopClock:
     """The running event loop's monotonic clock (uvloop or asyncio)."""
 
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+
     def now(self) -> float:
-        return asyncio.get_running_loop().time()
+        # On the per-packet path: look the loop up once, not on every call.
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.time()
 
     def wall(self) -> datetime:
         return datetime.now(UTC)
 
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
-        return asyncio.get_running_loop().call_at(when, callback)
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.call_at(when, callback)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -38,6 +38,24 @@ class Settings:
     grpc_playout_lead_ms: int = 100
     slow_consumer_timeout_s: float = 5.0
     outbox_max_messages: int = 2000
+    rtp_bind_host: str = "127.0.0.1"
+    rtp_advertised_host: str = ""  # what `accepted` tells the switch; empty = rtp_bind_host
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 29999
+    rtp_jitter_target_ms: int = 40
+    rtp_max_packets_per_s: float = 400.0
+    inband_dtmf: bool = True
+    sip_address: str = ""  # host:port for SIP (UDP, and TCP on the same port); empty disables
+    sip_advertised_host: str = ""  # host in Contact/Via/SDP answers; empty = sip_address host
+    sip_tcp: bool = True
+    sip_allowed_sources: str = "127.0.0.0/8,::1/128"  # CIDRs that may send INVITEs
+    sip_max_calls_per_source: int = 100
+    sip_max_message_bytes: int = 16384
+    sip_transfer_targets: str = ""  # name=sip:uri,… : the only places a transfer may go
+    sip_session_expires_s: int = 1800
+    sip_min_se_s: int = 90
+    sip_ring_ms: int = 0
+    sip_codecs: str = "PCMU,PCMA"
     server_id: str = dataclasses.field(default_factory=socket.gethostname)
     log_level: str = "INFO"
 
@@ -78,6 +96,10 @@ class Settings:
             raise ConfigError("echo_delay_ms must be within 0..10000")
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise ConfigError("tls_cert_file and tls_key_file must be set together")
+        if not 1024 <= self.rtp_port_min < self.rtp_port_max <= 65535:
+            raise ConfigError("rtp_port_min/rtp_port_max must satisfy 1024 <= min < max <= 65535")
+        if self.rtp_bind_host in ("0.0.0.0", "::") and not self.rtp_advertised_host:
+            raise ConfigError("rtp_advertised_host is required when rtp_bind_host is a wildcard")
         if self.max_chunk_bytes < 320:
             raise ConfigError("max_chunk_bytes must be >= 320")
 

@@ -13,7 +13,7 @@ from callbot.media.g711 import Pcm
 from callbot.media.pacer import Pacer
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OutFrame:
     """One packet interval of bot audio, encoded and as PCM."""
 
@@ -78,8 +78,13 @@ class OutboundAudio:
         if utterance_id != self._residual_utterance and self._residual.size:
             self.flush()
         self._residual_utterance = utterance_id
-        data = np.concatenate((self._residual, pcm)) if self._residual.size else pcm
         n = self.frame_samples
+        if not self._residual.size and pcm.size == n:
+            # The common case (echo, most TTS frames): exactly one frame, no copy.
+            self._enqueue(pcm, utterance_id)
+            self._wake()
+            return
+        data = np.concatenate((self._residual, pcm)) if self._residual.size else pcm
         whole = data.size - data.size % n
         for start in range(0, whole, n):
             self._enqueue(data[start : start + n], utterance_id)

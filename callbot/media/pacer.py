@@ -41,6 +41,7 @@ class Pacer:
         self._scheduled: dict[int, float] = {}  # id(stream) -> due time
         self._timer: TimerHandle | None = None
         self._timer_due = float("inf")
+        self._in_timer = False
         self.late_wakeups = 0
 
     def activate(self, stream: PacedStream, lead_s: float = 0.0) -> None:
@@ -70,7 +71,8 @@ class Pacer:
     def _push(self, stream: PacedStream, due: float) -> None:
         self._scheduled[id(stream)] = due
         heapq.heappush(self._heap, (due, next(self._seq), stream))
-        if due < self._timer_due:
+        # Inside the timer callback the timer is re-armed once, at the end.
+        if due < self._timer_due and not self._in_timer:
             self._arm(due)
 
     def _arm(self, due: float) -> None:
@@ -82,6 +84,15 @@ class Pacer:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_due = float("inf")
+        self._in_timer = True
+        try:
+            self._run_due()
+        finally:
+            self._in_timer = False
+        if self._heap:
+            self._arm(self._heap[0][0])
+
+    def _run_due(self) -> None:
         now = self._clock.now()
         horizon = now + _GROUPING_S
         while self._heap and self._heap[0][0] <= horizon:
@@ -96,5 +107,3 @@ class Pacer:
                 self.late_wakeups += 1
                 next_due = now
             self._push(stream, next_due)
-        if self._heap and self._heap[0][0] < self._timer_due:
-            self._arm(self._heap[0][0])

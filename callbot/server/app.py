@@ -17,11 +17,14 @@ from callbot.callconfig import MediaMode
 from callbot.clock import Clock, LoopClock
 from callbot.config import Settings
 from callbot.media.pacer import Pacer
+from callbot.media.rtp_endpoint import RtpPortPool
 from callbot.record import JsonlRecordWriter
+from callbot.server.calls import CallFactory, CallOptions
 from callbot.server.contract import StartPolicy
 from callbot.server.converse import CallbotService
 from callbot.server.metrics import Metrics, MetricsHttp
 from callbot.server.sessions import SessionManager
+from callbot.server.sip_host import SipCallHost
 from callbot.v1 import callbot_pb2 as pb
 from callbot.v1 import callbot_pb2_grpc as pb_grpc
 
@@ -46,6 +49,8 @@ class CallbotServer:
         self._pacer: Pacer | None = None
         self.sessions: SessionManager | None = None
         self.service: CallbotService | None = None
+        self.calls: CallFactory | None = None
+        self.sip_host: SipCallHost | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -62,23 +67,35 @@ class CallbotServer:
             languages=frozenset({"en", "ko", "auto"}),
             default_flow=s.default_flow,
             flows=frozenset({"echo"}),
-            media_modes=frozenset({MediaMode.GRPC}),
+            media_modes=frozenset({MediaMode.GRPC, MediaMode.RTP}),
         )
-        self.service = CallbotService(
+        self.calls = CallFactory(
             clock=self.clock,
             pacer=self._pacer,
             sessions=self.sessions,
             metrics=self.metrics,
             records=JsonlRecordWriter(s.records_dir),
+            options=CallOptions(
+                server_id=s.server_id,
+                echo_delay_ms=s.echo_delay_ms,
+                recordings_dir=Path(s.recordings_dir),
+                grpc_playout_lead_s=s.grpc_playout_lead_ms / 1000.0,
+                rtp_jitter_target_ms=s.rtp_jitter_target_ms,
+                rtp_max_packets_per_s=s.rtp_max_packets_per_s,
+                inband_dtmf=s.inband_dtmf,
+            ),
+            rtp_pool=RtpPortPool(
+                s.rtp_bind_host, s.rtp_advertised_host, s.rtp_port_min, s.rtp_port_max
+            ),
+        )
+        self.sip_host = SipCallHost(self.calls)
+        self.service = CallbotService(
+            calls=self.calls,
             policy=policy,
-            server_id=s.server_id,
             auth_token=s.auth_token,
             start_timeout_s=s.start_timeout_s,
             max_chunk_bytes=s.max_chunk_bytes,
             outbox_max_messages=s.outbox_max_messages,
-            echo_delay_ms=s.echo_delay_ms,
-            recordings_dir=Path(s.recordings_dir),
-            grpc_playout_lead_ms=s.grpc_playout_lead_ms,
         )
         server = grpc.aio.server(
             options=[
@@ -139,8 +156,10 @@ class CallbotServer:
         if self._server is not None:
             await self._server.stop(grace=2)
             self._server = None
-        if self.service is not None and self.service.cleanups:
-            await asyncio.gather(*self.service.cleanups, return_exceptions=True)
+        if self.sip_host is not None:
+            await self.sip_host.close()
+        if self.calls is not None and self.calls.cleanups:
+            await asyncio.gather(*self.calls.cleanups, return_exceptions=True)
         if self.sessions is not None:
             await self.sessions.stop()
         if self._pacer is not None:

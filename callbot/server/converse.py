@@ -6,23 +6,21 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from pathlib import Path
 
 import grpc
 import numpy as np
 
 from callbot.call import CallSession
 from callbot.callconfig import CallConfig, MediaMode
-from callbot.clock import Clock
 from callbot.logs import call_id_var
 from callbot.media.codec import AudioCodec
-from callbot.media.pacer import Pacer
-from callbot.record import JsonlRecordWriter
 from callbot.server import contract
+from callbot.server.calls import CallFactory
 from callbot.server.contract import ContractError, StartPolicy
 from callbot.server.metrics import Metrics
 from callbot.server.outbox import Outbox
-from callbot.server.sessions import LiveCall, SessionManager
+from callbot.server.rtp_media import RtpCallMedia
+from callbot.server.sessions import LiveCall
 from callbot.v1 import callbot_pb2 as pb
 from callbot.v1 import callbot_pb2_grpc as pb_grpc
 
@@ -38,36 +36,22 @@ class CallbotService(pb_grpc.CallbotServicer):
     def __init__(
         self,
         *,
-        clock: Clock,
-        pacer: Pacer,
-        sessions: SessionManager,
-        metrics: Metrics,
-        records: JsonlRecordWriter,
+        calls: CallFactory,
         policy: StartPolicy,
-        server_id: str,
         auth_token: str,
         start_timeout_s: float,
         max_chunk_bytes: int,
         outbox_max_messages: int,
-        echo_delay_ms: int,
-        recordings_dir: Path,
-        grpc_playout_lead_ms: int,
     ) -> None:
-        self._clock = clock
-        self._pacer = pacer
-        self._sessions = sessions
-        self._metrics = metrics
-        self._records = records
+        self._calls = calls
+        self._sessions = calls.sessions
+        self._metrics = calls.metrics
+        self._clock = calls.clock
         self._policy = policy
-        self._server_id = server_id
         self._auth_token = auth_token
         self._start_timeout_s = start_timeout_s
         self._max_chunk = max_chunk_bytes
         self._outbox_max = outbox_max_messages
-        self._echo_delay_ms = echo_delay_ms
-        self._recordings_dir = recordings_dir
-        self._lead_s = grpc_playout_lead_ms / 1000.0
-        self.cleanups: set[asyncio.Task[None]] = set()
 
     # The read/write form of a streaming handler (not a generator), hence the override.
     async def Converse(  # type: ignore[override]
@@ -83,6 +67,8 @@ class CallbotService(pb_grpc.CallbotServicer):
         call_id_var.set(config.call_id)
         try:
             await self._run_call(config, context)
+        except ContractError as err:
+            await self._refuse(context, err)
         finally:
             self._sessions.unreserve(config.call_id)
 
@@ -125,22 +111,12 @@ class CallbotService(pb_grpc.CallbotServicer):
 
     async def _run_call(self, config: CallConfig, context: Context) -> None:
         outbox = Outbox(self._outbox_max)
-        session = CallSession(
-            config,
-            clock=self._clock,
-            pacer=self._pacer,
-            emit=outbox.put,
-            server_id=self._server_id,
-            echo_delay_ms=self._echo_delay_ms,
-            recordings_dir=self._recordings_dir,
-            outbound_lead_s=self._lead_s,
-        )
+        session = self._calls.new_session(config, outbox.put)
         outbox.on_overflow = lambda: session.end(
             pb.END_REASON_SLOW_CONSUMER, "client stopped reading"
         )
-        session.start()
-        live = self._sessions.add(session, asyncio.current_task())
-        log.info("call started", extra={"mode": config.media_mode.value, "flow": config.flow})
+        rtp = await self._calls.open_media(session)
+        live = self._calls.register(session, asyncio.current_task())
         session.send(
             pb.ServerMessage(
                 accepted=pb.CallAccepted(
@@ -150,11 +126,12 @@ class CallbotService(pb_grpc.CallbotServicer):
                     packet_ms=config.packet_ms,
                     language=config.language,
                     flow=config.flow,
-                    server_id=self._server_id,
+                    server_id=self._calls.options.server_id,
+                    local_rtp=rtp.local_address if rtp is not None else None,
                 )
             )
         )
-        reader = _CallReader(session, config, self._metrics, self._max_chunk)
+        reader = _CallReader(session, config, self._metrics, self._max_chunk, rtp)
         read_task = asyncio.get_running_loop().create_task(reader.run(context))
         try:
             await self._write_loop(context, outbox, live)
@@ -162,13 +139,8 @@ class CallbotService(pb_grpc.CallbotServicer):
             read_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await read_task
-            if not session.ended:
-                session.end(pb.END_REASON_CLIENT_GONE, "stream closed")
             # Shielded: a vanished client cancels this task, but the record must land.
-            cleanup = asyncio.get_running_loop().create_task(self._finish(live))
-            self.cleanups.add(cleanup)
-            cleanup.add_done_callback(self.cleanups.discard)
-            await asyncio.shield(cleanup)
+            await asyncio.shield(self._calls.finish(live, rtp))
         if reader.fatal is not None:
             await context.abort(reader.fatal.status, reader.fatal.message)
 
@@ -191,26 +163,20 @@ class CallbotService(pb_grpc.CallbotServicer):
                     pb.ErrorCode.Name(msg.error.code).removeprefix("ERROR_CODE_").lower()
                 ).inc()
 
-    async def _finish(self, live: LiveCall) -> None:
-        session = live.session
-        try:
-            await session.finish_recording()
-        except OSError:
-            log.exception("recording could not be written")
-        try:
-            await self._records.write(session.record)
-        except OSError:
-            log.exception("call record could not be written")
-        self._sessions.remove(live)
-
 
 class _CallReader:
     """Reads client messages of a started call and applies them to the session."""
 
     def __init__(
-        self, session: CallSession, config: CallConfig, metrics: Metrics, max_chunk: int
+        self,
+        session: CallSession,
+        config: CallConfig,
+        metrics: Metrics,
+        max_chunk: int,
+        rtp: RtpCallMedia | None,
     ) -> None:
         self._session = session
+        self._rtp = rtp
         self._config = config
         self._metrics = metrics
         self._max_chunk = max_chunk
@@ -227,7 +193,7 @@ class _CallReader:
                     session.end(pb.END_REASON_CLIENT_GONE, "client closed its stream")
                     return
                 try:
-                    self._handle(msg)
+                    await self._handle(msg)
                 except ContractError as err:
                     session.send(err.to_message())
                     if err.fatal:
@@ -236,7 +202,7 @@ class _CallReader:
         except (grpc.aio.AioRpcError, grpc.RpcError, asyncio.InvalidStateError):
             session.end(pb.END_REASON_CLIENT_GONE, "stream broken")
 
-    def _handle(self, msg: pb.ClientMessage) -> None:
+    async def _handle(self, msg: pb.ClientMessage) -> None:
         kind = msg.WhichOneof("message")
         session = self._session
         if kind == "audio":
@@ -264,9 +230,10 @@ class _CallReader:
                 contract.validate_metadata_update(dict(msg.metadata_update.metadata))
             )
         elif kind == "media_update":
-            if self._config.media_mode is not MediaMode.RTP:
+            if self._rtp is None:
                 raise self._wrong_mode("media_update")
-            contract.validate_rtp_address(msg.media_update.remote_rtp)
+            host, port = contract.validate_rtp_address(msg.media_update.remote_rtp)
+            await self._rtp.update_remote(host, port)
         elif kind == "action_result":
             raise ContractError(
                 pb.ERROR_CODE_ACTION_UNKNOWN,
@@ -286,6 +253,7 @@ class _CallReader:
     def _audio(self, chunk: pb.AudioChunk) -> None:
         if self._config.media_mode is not MediaMode.GRPC:
             raise self._wrong_mode("audio")
+        self._session.touch_media()
         size = len(chunk.audio)
         if size > self._max_chunk:
             raise ContractError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 
 class Metrics:
@@ -31,6 +31,25 @@ class Metrics:
             "callbot_contract_errors", "Errors sent to clients, by code", ["code"], registry=r
         )
         self.draining = Gauge("callbot_draining", "1 while the instance drains", registry=r)
+        self.rtp = Counter(
+            "callbot_rtp_events",
+            "RTP counters of ended calls (packets, loss, late, duplicates, drops, ...)",
+            ["event"],
+            registry=r,
+        )
+        self.rtp_jitter = Histogram(
+            "callbot_rtp_jitter_seconds",
+            "RFC 3550 interarrival jitter of each ended RTP call",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16),
+            registry=r,
+        )
+
+    def add_rtp(self, counters: dict[str, int]) -> None:
+        for name, value in counters.items():
+            if name == "jitter_us":
+                self.rtp_jitter.observe(value / 1e6)
+            elif value:
+                self.rtp.labels(name).inc(value)
 
 
 class MetricsHttp:

@@ -105,3 +105,18 @@ def test_echo_loop_is_a_pure_delay_and_clears() -> None:
     assert out.tolist() == [0, 0, 0, 1, 2, 3]
     loop.clear()
     assert loop.process(np.array([9, 9, 9, 9], dtype=np.int16)).tolist() == [0, 0, 0, 9]
+
+
+def test_echo_loop_matches_a_reference_delay_for_any_chunking() -> None:
+    rng = np.random.default_rng(3)
+    signal = rng.integers(-1000, 1000, 5000).astype(np.int16)
+    for delay in (1, 7, 160, 4000):
+        loop = EchoLoop(delay)
+        pos, chunks = 0, []
+        while pos < signal.size:
+            n = int(rng.integers(1, 700))
+            chunks.append(loop.process(signal[pos : pos + n]))
+            pos += n
+        out = np.concatenate(chunks)
+        expected = np.concatenate((np.zeros(delay, dtype=np.int16), signal))[: signal.size]
+        np.testing.assert_array_equal(out, expected)

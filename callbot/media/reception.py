@@ -1,0 +1,133 @@
+"""Per-source RTP reception accounting (RFC 3550 A.1, A.3, A.8).
+
+Extends 16-bit sequence numbers and 32-bit timestamps past their wrap-around,
+drops duplicates, follows a sender restart after two sequential packets, and
+keeps the loss count and the interarrival jitter estimate.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from callbot.media.rtp import SEQ_MOD, TS_MOD, seq_diff, ts_diff
+
+# RFC 3550 A.1: a jump larger than this is a restart (or garbage) until confirmed.
+MAX_DROPOUT = 3000
+# Sequence numbers remembered for duplicate detection, behind the highest seen.
+_SEEN_WINDOW = 4096
+
+
+class Arrival(enum.Enum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    PROBATION = "probation"  # a large jump, held back until the next packet confirms it
+    RESTART = "restart"  # the jump was confirmed: numbering starts again here
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """What the tracker made of one packet; extended numbers are None unless accepted."""
+
+    arrival: Arrival
+    ext_seq: int | None = None
+    ext_timestamp: int | None = None
+
+
+class ReceptionTracker:
+    """Sequence, loss and jitter accounting for one RTP source."""
+
+    def __init__(self, clock_rate: int) -> None:
+        if clock_rate <= 0:
+            raise ValueError(f"clock rate must be positive, got {clock_rate}")
+        self.clock_rate = clock_rate
+        self.duplicates = 0
+        self.discarded = 0
+        self.restarts = 0
+        self.jitter = 0.0  # timestamp units, RFC 3550 A.8
+        self._lost_before = 0  # expected minus received in earlier numbering epochs
+        self._received_before = 0
+        self._start_epoch()
+
+    def _start_epoch(self) -> None:
+        self._base: int | None = None
+        self._max_seq = 0
+        self._max_ts = 0
+        self._received = 0
+        self._seen: set[int] = set()
+        self._probe: int | None = None
+        self._last_transit: float | None = None
+
+    def reset(self) -> None:
+        """Forget the current source (a new SSRC); the counters stay cumulative."""
+        self._close_epoch()
+        self._start_epoch()
+        self.jitter = 0.0
+
+    def _close_epoch(self) -> None:
+        self._lost_before += self._epoch_lost()
+        self._received_before += self._received
+
+    def _epoch_lost(self) -> int:
+        if self._base is None:
+            return 0
+        return max(0, self._max_seq - self._base + 1 - self._received)
+
+    @property
+    def received(self) -> int:
+        """Distinct packets accepted (late ones included, duplicates not)."""
+        return self._received_before + self._received
+
+    @property
+    def lost(self) -> int:
+        """Packets expected but never received (RFC 3550 A.3), over all epochs."""
+        return self._lost_before + self._epoch_lost()
+
+    @property
+    def jitter_seconds(self) -> float:
+        return self.jitter / self.clock_rate
+
+    def update(self, seq: int, timestamp: int, arrival_time: float) -> Tracked:
+        """Account one packet and extend its numbers."""
+        if not 0 <= seq < SEQ_MOD:
+            raise ValueError(f"sequence number {seq} is not 16-bit")
+        if not 0 <= timestamp < TS_MOD:
+            raise ValueError(f"timestamp {timestamp} is not 32-bit")
+        outcome = Arrival.NEW
+        if self._base is not None:
+            jump = seq_diff(seq, self._max_seq & 0xFFFF)
+            if abs(jump) > MAX_DROPOUT:
+                if self._probe is None or seq != (self._probe + 1) & 0xFFFF:
+                    self._probe = seq
+                    self.discarded += 1
+                    return Tracked(Arrival.PROBATION)
+                # Two sequential packets after the jump: the sender restarted.
+                # The probe packet itself stays discarded (it was not kept).
+                self._close_epoch()
+                self._start_epoch()
+                self.restarts += 1
+                outcome = Arrival.RESTART
+            self._probe = None
+        if self._base is None:
+            self._base = self._max_seq = seq
+            self._max_ts = timestamp
+            ext_seq, ext_ts = seq, timestamp
+        else:
+            ext_seq = self._max_seq + seq_diff(seq, self._max_seq & 0xFFFF)
+            ext_ts = self._max_ts + ts_diff(timestamp, self._max_ts % TS_MOD)
+        if ext_seq in self._seen:
+            self.duplicates += 1
+            return Tracked(Arrival.DUPLICATE)
+        self._seen.add(ext_seq)
+        self._received += 1
+        self._base = min(self._base, ext_seq)
+        self._max_seq = max(self._max_seq, ext_seq)
+        self._max_ts = max(self._max_ts, ext_ts)
+        if len(self._seen) > 2 * _SEEN_WINDOW:
+            floor = self._max_seq - _SEEN_WINDOW
+            self._seen = {s for s in self._seen if s >= floor}
+        transit = arrival_time * self.clock_rate - ext_ts
+        if self._last_transit is not None:
+            self.jitter += (abs(transit - self._last_transit) - self.jitter) / 16
+        self._last_transit = transit
+        return Tracked(outcome, ext_seq, ext_ts)

@@ -17,6 +17,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--grpc-address", help="host:port to listen on (default 127.0.0.1:50051)")
     p.add_argument("--metrics-address", help="host:port for /metrics ('' disables)")
     p.add_argument("--max-calls", type=int, help="concurrent calls before refusing")
+    p.add_argument("--sip-address", help="host:port to take SIP calls on (UDP and TCP)")
     p.add_argument("--echo-delay-ms", type=int, help="delay of the echo loop")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR")
 
@@ -47,6 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
         "grpc_address": args.grpc_address,
         "metrics_address": args.metrics_address,
         "max_calls": args.max_calls,
+        "sip_address": args.sip_address,
         "echo_delay_ms": args.echo_delay_ms,
         "log_level": args.log_level,
     }

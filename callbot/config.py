@@ -100,6 +100,13 @@ class Settings:
             raise ConfigError("rtp_port_min/rtp_port_max must satisfy 1024 <= min < max <= 65535")
         if self.rtp_bind_host in ("0.0.0.0", "::") and not self.rtp_advertised_host:
             raise ConfigError("rtp_advertised_host is required when rtp_bind_host is a wildcard")
+        if self.sip_address:
+            from callbot.sip.settings import SipConfigError, SipSettings
+
+            try:
+                SipSettings.from_settings(self)
+            except SipConfigError as exc:
+                raise ConfigError(str(exc)) from exc
         if self.max_chunk_bytes < 320:
             raise ConfigError("max_chunk_bytes must be >= 320")
 

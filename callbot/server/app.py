@@ -25,6 +25,8 @@ from callbot.server.converse import CallbotService
 from callbot.server.metrics import Metrics, MetricsHttp
 from callbot.server.sessions import SessionManager
 from callbot.server.sip_host import SipCallHost
+from callbot.sip.service import SipService
+from callbot.sip.settings import SipSettings
 from callbot.v1 import callbot_pb2 as pb
 from callbot.v1 import callbot_pb2_grpc as pb_grpc
 
@@ -51,6 +53,7 @@ class CallbotServer:
         self.service: CallbotService | None = None
         self.calls: CallFactory | None = None
         self.sip_host: SipCallHost | None = None
+        self.sip: SipService | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -89,6 +92,10 @@ class CallbotServer:
             ),
         )
         self.sip_host = SipCallHost(self.calls)
+        if s.sip_address:
+            self.sip = SipService(self.sip_host, SipSettings.from_settings(s), self.clock)
+            self.sip.set_dtmf_sender(lambda call, digits, ms: call.send_dtmf(digits, ms))
+            await self.sip.start()
         self.service = CallbotService(
             calls=self.calls,
             policy=policy,
@@ -156,6 +163,9 @@ class CallbotServer:
         if self._server is not None:
             await self._server.stop(grace=2)
             self._server = None
+        if self.sip is not None:
+            await self.sip.stop()
+            self.sip = None
         if self.sip_host is not None:
             await self.sip_host.close()
         if self.calls is not None and self.calls.cleanups:

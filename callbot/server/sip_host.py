@@ -57,6 +57,10 @@ class SipCall:
         """A digit from SIP INFO (RFC 4733 digits arrive on the RTP port by themselves)."""
         self.session.on_dtmf(digit, duration_ms, pb.DTMF_SOURCE_SIP_INFO)
 
+    def send_dtmf(self, digits: str, duration_ms: int) -> None:
+        """The flow's send-DTMF action, as RFC 4733 events on the call's RTP."""
+        self._rtp.stream.send_dtmf(digits, duration_ms)
+
     def caller_hung_up(self, detail: str = "BYE from the caller") -> None:
         self.session.end(pb.END_REASON_CALLER_HANGUP, detail)
 

@@ -3,11 +3,14 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian tools the tests drive as real peers (installed only when missing).
+# Debian packages: espeak-ng speaks Korean (non-neural fallback) and `callbot call --say`;
+# the rest are the real peers the tests drive. Installed only when missing.
+SERVE_DEBS := espeak-ng
+SERVE_TOOLS := espeak-ng
 TEST_DEBS := ffmpeg sox espeak-ng sip-tester baresip-core tshark
 TEST_TOOLS := ffmpeg sox espeak-ng sipp baresip tshark
 
-.PHONY: serve test lint typecheck unit proto venv dev debs bench clean
+.PHONY: serve serve-debs test lint typecheck unit proto venv dev debs apt-install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,16 +27,22 @@ $(VENV)/.dev: $(BIN)/python pyproject.toml
 venv: $(VENV)/.runtime
 dev: $(VENV)/.dev
 
-## serve: set up and run the service with its defaults (127.0.0.1:50051)
-serve: $(VENV)/.runtime
+## serve: set up and run the service with its defaults (127.0.0.1:50051, demo flow)
+serve: $(VENV)/.runtime serve-debs
 	$(BIN)/callbot serve
+
+serve-debs:
+	@$(MAKE) --no-print-directory apt-install DEBS="$(SERVE_DEBS)" TOOLS="$(SERVE_TOOLS)"
 
 ## debs: Debian peers for the integration tests (ffmpeg, SIPp, baresip, ...)
 debs:
-	@missing=0; for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	@$(MAKE) --no-print-directory apt-install DEBS="$(TEST_DEBS)" TOOLS="$(TEST_TOOLS)"
+
+apt-install:
+	@missing=0; for t in $(TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	if [ $$missing = 1 ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(TEST_DEBS) >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(DEBS) >/dev/null; \
 	fi
 
 lint: $(VENV)/.dev

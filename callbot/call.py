@@ -81,15 +81,17 @@ class CallSession:
         pacer: Pacer,
         emit: EmitFn,
         server_id: str,
-        echo_delay_ms: int,
+        make_handler: Callable[[CallSession], MediaHandler],
         recordings_dir: Path,
+        redact_text: Callable[[str], str] | None = None,
         outbound_lead_s: float = 0.0,
     ) -> None:
         self.config = config
         self._clock = clock
         self._pacer = pacer
         self._emit = emit
-        self._echo_delay_ms = echo_delay_ms
+        self._make_handler = make_handler
+        self._redact = redact_text
         self._recordings_dir = recordings_dir
         self._outbound_lead_s = outbound_lead_s
         self.record = CallRecord(
@@ -116,14 +118,20 @@ class CallSession:
         self.frames_in = 0
         self._marks_sent = 0
         self.marks_acked = 0
+        self._dtmf_sender: Callable[[str], None] | None = None
         self._ended = asyncio.Event()
         self.end_reason: pb.EndReason.ValueType = pb.END_REASON_UNSPECIFIED
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self, frame_sink: FrameSink | None = None) -> None:
+    def start(
+        self,
+        frame_sink: FrameSink | None = None,
+        dtmf_sender: Callable[[str], None] | None = None,
+    ) -> None:
         """Build the outbound path and the media handler; start recording if asked."""
         cfg = self.config
+        self._dtmf_sender = dtmf_sender
         sink = frame_sink or self._grpc_frame_sink
         self.outbound = OutboundAudio(
             self._pacer,
@@ -133,8 +141,7 @@ class CallSession:
             self._on_outbound_frame(sink),
             lead_s=self._outbound_lead_s,
         )
-        delay = cfg.sample_rate * self._echo_delay_ms // 1000
-        self._handler = EchoHandler(self.outbound, delay)
+        self._handler = self._make_handler(self)
         if cfg.record:
             day = self.record.started_at[:10]
             path = self._recordings_dir / day / f"{cfg.call_id}.wav"
@@ -178,6 +185,12 @@ class CallSession:
         self.send(pb.ServerMessage(call_ended=pb.CallEnded(reason=reason, detail=detail)))
         log.info("call ended", extra={"reason": self.record.end_reason})
 
+    async def aclose(self) -> None:
+        """After end(): let the media handler finish its work (pending finals)."""
+        aclose = getattr(self._handler, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
     async def finish_recording(self) -> None:
         if self._recording is not None:
             await asyncio.wrap_future(self._recording.close())
@@ -195,6 +208,8 @@ class CallSession:
     def send(self, msg: pb.ServerMessage) -> None:
         """Stamp an event with the media clock and hand it to the client stream."""
         msg.media_time_ms = self.media_time_ms
+        if self._redact is not None:
+            _redact_event(msg, self._redact)
         self._emit(msg)
 
     def on_audio(self, pcm: Pcm) -> None:
@@ -227,6 +242,39 @@ class CallSession:
         self.send(
             pb.ServerMessage(dtmf=pb.DtmfEvent(digit=digit, duration_ms=duration_ms, source=source))
         )
+        on_dtmf = getattr(self._handler, "on_dtmf", None)
+        if on_dtmf is not None:
+            on_dtmf(digit)
+
+    def on_action_result(
+        self, action_id: str, status: pb.ActionStatus.ValueType, detail: str
+    ) -> bool:
+        """The switch's answer to an action (a transfer that failed, ...); False if unknown."""
+        for action in self.record.actions:
+            if action.action_id == action_id:
+                action.status = pb.ActionStatus.Name(status).removeprefix("ACTION_STATUS_").lower()
+                forward = getattr(self._handler, "on_action_result", None)
+                if forward is not None:
+                    forward(action_id, status, detail)
+                return True
+        return False
+
+    # ------------------------------------------------------- CallPort (dialogue)
+
+    def send_dtmf(self, digits: str) -> bool:
+        """DTMF on the call's own media (RFC 4733); False when the client must send it."""
+        if self._dtmf_sender is None or self.ended:
+            return False
+        self._dtmf_sender(digits)
+        return True
+
+    def pause_recording(self) -> None:
+        if self._recording is not None:
+            self._recording.pause()
+
+    def resume_recording(self) -> None:
+        if self._recording is not None:
+            self._recording.resume()
 
     def hold(self) -> None:
         if self._held or self.ended:
@@ -264,6 +312,9 @@ class CallSession:
         if n < 1 or n > self._marks_sent:
             return False
         self.marks_acked = max(self.marks_acked, n)
+        on_marks = getattr(self._handler, "on_playback_marks", None)
+        if on_marks is not None:
+            on_marks(self.marks_acked)
         return True
 
     def update_metadata(self, metadata: dict[str, str]) -> None:
@@ -294,3 +345,18 @@ class CallSession:
             sink(frame)
 
         return emit
+
+
+def _redact_event(msg: pb.ServerMessage, redact: Callable[[str], str]) -> None:
+    """Card numbers, phone numbers, e-mails, RRNs never reach the client in clear text."""
+    kind = msg.WhichOneof("message")
+    if kind == "transcript":
+        text = redact(msg.transcript.text)
+        if text != msg.transcript.text:
+            msg.transcript.text = text
+            del msg.transcript.words[:]  # word timings would give the digits back
+    elif kind == "bot_speech":
+        msg.bot_speech.text = redact(msg.bot_speech.text)
+    elif kind == "barge_in":
+        msg.barge_in.heard_text = redact(msg.barge_in.heard_text)
+        msg.barge_in.planned_text = redact(msg.barge_in.planned_text)

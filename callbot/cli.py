@@ -24,15 +24,31 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    # Subcommands with their own argument parsers.
     if args_list[:1] == ["flow"]:
         from callbot.dialog.cli import main as flow_main
 
         return flow_main(args_list[1:])
+    if args_list[:1] == ["models"]:
+        from callbot.stt.models_cli import main as models_main
+
+        return models_main(args_list[1:])
+    if args_list[:1] == ["call"]:
+        from callbot.client.call import main as call_main
+
+        return call_main(args_list[1:])
+    if args_list[:1] == ["transcribe"]:
+        from callbot.stt.cli import main as transcribe_main
+
+        return transcribe_main(args_list[1:])
     parser = argparse.ArgumentParser(prog="callbot", description=__doc__)
     parser.add_argument("--version", action="version", version=f"callbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     sub.add_parser("flow", help="check, chat with and test dialogue flows (callbot flow -h)")
+    sub.add_parser("models", help="list and verify the bundled models (callbot models -h)")
+    sub.add_parser("transcribe", help="run a WAV through the call's hearing path")
+    sub.add_parser("call", help="place a call to a running bot (callbot call -h)")
     args = parser.parse_args(args_list)
     if args.command == "serve":
         return _serve(args)

@@ -31,7 +31,8 @@ class Settings:
     media_timeout_s: float = 30.0
     max_chunk_bytes: int = 65536
     echo_delay_ms: int = 500
-    default_flow: str = "echo"
+    default_flow: str = "lost_card_en"
+    flows_dir: str = "examples/flows"  # every *.yaml flow here is loaded at start
     default_language: str = "en"
     records_dir: str = "var/records"
     recordings_dir: str = "var/recordings"
@@ -45,6 +46,9 @@ class Settings:
     rtp_jitter_target_ms: int = 40
     rtp_max_packets_per_s: float = 400.0
     inband_dtmf: bool = True
+    stt_languages: str = "en,ko"  # models loaded at start; empty = no speech recognition
+    stt_workers: int = 2
+    stt_max_calls: int = 0  # calls with speech recognition at once; 0 = max_calls
     sip_address: str = ""  # host:port for SIP (UDP, and TCP on the same port); empty disables
     sip_advertised_host: str = ""  # host in Contact/Via/SDP answers; empty = sip_address host
     sip_tcp: bool = True
@@ -56,6 +60,19 @@ class Settings:
     sip_min_se_s: int = 90
     sip_ring_ms: int = 0
     sip_codecs: str = "PCMU,PCMA"
+    export_jsonl_dir: str = ""  # daily JSONL files of exported events; empty disables
+    export_jsonl_events: str = "call.ended"  # which events the JSONL files get
+    export_rabbitmq_url: str = ""  # amqp://user:pass@host:5672/vhost; empty disables
+    export_rabbitmq_exchange: str = "callbot.events"
+    export_rabbitmq_queue: str = ""  # also declare this durable queue, bound to every event
+    export_rabbitmq_events: str = "call.started,turn.final,call.ended"
+    export_spool_dir: str = "var/spool"
+    export_spool_max_bytes: int = 64 * 1024 * 1024
+    export_spool_alarm_records: int = 1000
+    export_retry_max_s: float = 30.0
+    export_flush_timeout_s: float = 10.0
+    redact_kinds: str = "card,phone,email,rrn"  # empty disables redaction
+    redact_logs: bool = True
     server_id: str = dataclasses.field(default_factory=socket.gethostname)
     log_level: str = "INFO"
 
@@ -109,6 +126,12 @@ class Settings:
                 raise ConfigError(str(exc)) from exc
         if self.max_chunk_bytes < 320:
             raise ConfigError("max_chunk_bytes must be >= 320")
+        from callbot.export.config import ExportConfigError, ExportSettings
+
+        try:
+            ExportSettings.from_settings(self)
+        except ExportConfigError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -8,6 +8,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from callbot.redact import RedactingFilter, Redactor
+
 call_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("call_id", default="")
 
 
@@ -40,3 +42,10 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def install_log_redaction(redactor: Redactor) -> None:
+    """Redact personal data in every log line (on the handlers: child loggers skip filters)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter(redactor))

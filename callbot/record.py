@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,16 @@ class TurnRecord:
     text: str = ""
     dtmf: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    # Filled by the speaking/listening stages; schemas/call-record.v1.json documents each.
+    utterance_id: str = ""
+    language: str = ""
+    confidence: float | None = None  # recogniser confidence of the final, 0..1
+    words: list[dict[str, Any]] = field(default_factory=list)  # word, start_ms, end_ms, confidence
+    intent: str = ""
+    slots: dict[str, Any] = field(default_factory=dict)
+    barge_in: dict[str, Any] | None = None  # at_ms, planned_text, heard_text, resumed
+    action_ids: list[str] = field(default_factory=list)
+    latency_ms: dict[str, int] = field(default_factory=dict)  # stage -> milliseconds
 
 
 @dataclass
@@ -40,6 +51,23 @@ class ActionRecord:
     media_time_ms: int
     status: str = "pending"  # then the ActionResult status
     details: dict[str, Any] = field(default_factory=dict)
+
+
+class TurnList(list[TurnRecord]):
+    """A record's turns that tell an observer about each new one (live `turn.final`)."""
+
+    def __init__(
+        self,
+        turns: Iterable[TurnRecord] = (),
+        on_add: Callable[[TurnRecord], None] | None = None,
+    ) -> None:
+        super().__init__(turns)
+        self.on_add = on_add
+
+    def append(self, turn: TurnRecord) -> None:
+        super().append(turn)
+        if self.on_add is not None:
+            self.on_add(turn)
 
 
 @dataclass
@@ -68,6 +96,7 @@ class CallRecord:
     actions: list[ActionRecord] = field(default_factory=list)
     holds: list[dict[str, int]] = field(default_factory=list)
     media: dict[str, int] = field(default_factory=dict)
+    transfer_target: str = ""  # where the call went when outcome is "transferred"
     schema: str = SCHEMA
     schema_version: int = SCHEMA_VERSION
 
@@ -92,8 +121,13 @@ class CallRecord:
 class JsonlRecordWriter:
     """Appends records to one JSONL file a day; each write is fsynced off the loop."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        redact: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
         self._dir = Path(directory)
+        self._redact = redact
         self._lock = asyncio.Lock()
 
     def path_for(self, day: str) -> Path:
@@ -102,7 +136,10 @@ class JsonlRecordWriter:
     async def write(self, record: CallRecord) -> Path:
         day = (record.ended_at or record.started_at)[:10]
         path = self.path_for(day)
-        line = record.to_json() + "\n"
+        data = record.to_dict()
+        if self._redact is not None:
+            data = self._redact(data)
+        line = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
         async with self._lock:
             await asyncio.to_thread(_append_fsync, path, line)
         return path

@@ -29,6 +29,8 @@ async def running_server(tmp_path: Path, **overrides: Any) -> AsyncIterator[Call
         "records_dir": str(tmp_path / "records"),
         "recordings_dir": str(tmp_path / "recordings"),
         "server_id": "test",
+        "stt_languages": "",  # tests that need the models ask for them
+        "default_flow": "echo",
     }
     values.update(overrides)
     server = CallbotServer(Settings.from_mapping(values))

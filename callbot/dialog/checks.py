@@ -18,16 +18,18 @@ from callbot.dialog.model import (
     HangupStep,
     LanguageStep,
     Prompt,
+    ReturnStep,
     SayStep,
     SendDtmfStep,
     SetStep,
     Step,
+    SubflowStep,
     TransferStep,
 )
 from callbot.dialog.yamlsrc import LineDict
 
 BUILTIN_TARGETS = frozenset({"repeat", "goodbye", "escalate"})
-BUILTIN_SLOTS = frozenset({"language", "flow_version"})
+BUILTIN_SLOTS = frozenset({"language", "flow_version", "heard_text"})
 # Which slot types each formatter can speak.
 _FORMATTER_TYPES: dict[str, frozenset[InputType]] = {
     "digits": frozenset({InputType.DIGITS, InputType.PHONE, InputType.NUMBER, InputType.TEXT}),
@@ -45,20 +47,35 @@ _FORMATTER_TYPES: dict[str, frozenset[InputType]] = {
 
 def edges(step: Step) -> Iterator[tuple[str, int]]:
     """Every step name this step can go to, with the line that names it."""
-    linear = (SayStep, AskStep, SetStep, SendDtmfStep, LanguageStep, CallStep)
+    linear = (SayStep, AskStep, SetStep, SendDtmfStep, LanguageStep, CallStep, SubflowStep)
+    if isinstance(step, SubflowStep) and step.entry:
+        yield step.entry, step.line_of("subflow")
     if isinstance(step, linear) and step.next:
-        yield step.next, step.line
+        yield step.next, step.line_of("next")
     if isinstance(step, AskStep) and step.on_no:
-        yield step.on_no, step.line
+        yield step.on_no, step.line_of("on_no")
     if isinstance(step, CallStep) and step.on_error:
-        yield step.on_error, step.line
+        yield step.on_error, step.line_of("on_error")
     if isinstance(step, BranchStep):
         for case in step.cases:
-            yield case.target, case.line
+            yield case.target, case.target_line or case.line
         if step.otherwise:
-            yield step.otherwise, step.line
+            yield step.otherwise, step.line_of("else")
     if isinstance(step, GotoStep):
-        yield step.target, step.line
+        yield step.target, step.line_of("goto")
+
+
+def own_steps(flow: Flow) -> dict[str, Step]:
+    """The steps written in this file; ``a/b`` steps come from sub-flows, checked in theirs."""
+    return {name: step for name, step in flow.steps.items() if "/" not in name}
+
+
+def site_line(flow: Flow, name: str) -> int:
+    """A line in this file for step ``name``: a sub-flow's step maps to its calling step."""
+    step = flow.steps.get(name.split("/", 1)[0])
+    if step is None:
+        return 0
+    return step.line_of("subflow") if "/" in name else step.line
 
 
 def _prompts(step: Step) -> Iterator[Prompt]:
@@ -89,23 +106,30 @@ def check_flow(flow: Flow, doc: LineDict, report: Callable[[int, str], None]) ->
 
 def _check_references(flow: Flow, doc: LineDict, report: Callable[[int, str], None]) -> None:
     steps = flow.steps
-    for step in steps.values():
+    for step in own_steps(flow).values():
         for target, line in edges(step):
             if target not in steps:
                 report(line, f"step {step.name!r} goes to unknown step {target!r}")
-        terminal = isinstance(step, (TransferStep, HangupStep, GotoStep, BranchStep))
-        if not terminal and getattr(step, "next", None) is None:
+        terminal = (TransferStep, HangupStep, GotoStep, BranchStep, ReturnStep)
+        if not isinstance(step, terminal) and getattr(step, "next", None) is None:
             report(step.line, f"step {step.name!r} has no 'next' (end with hangup or transfer)")
         if isinstance(step, BranchStep) and step.otherwise is None:
             report(step.line, f"branch {step.name!r} needs an 'else' so the call cannot dead-end")
         if isinstance(step, AskStep) and step.confirm and flow.ask_step_for(step.confirm) is None:
             report(
-                step.line, f"step {step.name!r} confirms slot {step.confirm!r} that no step asks"
+                step.line_of("confirm"),
+                f"step {step.name!r} confirms slot {step.confirm!r} that no step asks",
             )
         if isinstance(step, TransferStep) and step.target not in flow.transfers:
-            report(step.line, f"transfer target {step.target!r} is not listed under 'transfers'")
+            report(
+                step.line_of("transfer"),
+                f"transfer target {step.target!r} is not listed under 'transfers'",
+            )
         if isinstance(step, LanguageStep) and step.language not in flow.languages:
-            report(step.line, f"language {step.language!r} is not in the flow's languages")
+            report(
+                step.line_of("language"),
+                f"language {step.language!r} is not in the flow's languages",
+            )
     gi = doc.get("global_intents")
     for intent, target in flow.global_intents.items():
         line = gi.line_of(intent) if isinstance(gi, LineDict) else doc.line
@@ -139,7 +163,7 @@ def _check_reachability(flow: Flow, doc: LineDict, report: Callable[[int, str], 
             continue
         seen.add(name)
         todo.extend(t for t, _ in edges(flow.steps[name]))
-    for name, step in flow.steps.items():
+    for name, step in own_steps(flow).items():
         if name not in seen:
             report(step.line, f"step {name!r} is unreachable")
 
@@ -166,7 +190,7 @@ def _check_loops(flow: Flow, report: Callable[[int, str], None]) -> None:
                 if key not in reported:
                     reported.add(key)
                     loop = " -> ".join([*cycle, nxt])
-                    report(flow.steps[nxt].line, f"loop {loop} never asks the caller anything")
+                    report(site_line(flow, nxt), f"loop {loop} never asks the caller anything")
             elif nxt not in state:
                 visit(nxt, path)
         path.pop()
@@ -177,8 +201,9 @@ def _check_loops(flow: Flow, report: Callable[[int, str], None]) -> None:
             visit(node, [])
 
 
-def _defined_slots(flow: Flow) -> set[str]:
-    slots = set(flow.slot_types) | set(BUILTIN_SLOTS)
+def defined_slots(flow: Flow) -> set[str]:
+    """Slots some step fills (asks, sets, hook saves), the built-ins and the declared ``uses``."""
+    slots = set(flow.slot_types) | set(BUILTIN_SLOTS) | set(flow.uses)
     for step in flow.steps.values():
         if isinstance(step, SetStep):
             slots.update(step.values)
@@ -190,12 +215,12 @@ def _defined_slots(flow: Flow) -> set[str]:
 def _check_slots_and_templates(
     flow: Flow, report: Callable[[int, str], None], warn: Callable[[int, str], None]
 ) -> None:
-    defined = _defined_slots(flow)
+    defined = defined_slots(flow)
 
     def known(slot: str) -> bool:
         return slot in defined or slot.startswith("caller.")
 
-    for step in flow.steps.values():
+    for step in own_steps(flow).values():
         for prompt in _prompts(step):
             langs = set(prompt.texts) - {"*"}
             if langs and (missing := set(flow.languages) - langs):
@@ -226,23 +251,29 @@ def _check_slots_and_templates(
         if isinstance(step, CallStep):
             for slot in step.args.values():
                 if not known(slot):
-                    report(step.line, f"hook argument uses undefined slot {slot!r}")
+                    report(step.line_of("args"), f"hook argument uses undefined slot {slot!r}")
         if isinstance(step, TransferStep):
             for slot in step.context:
                 if not known(slot):
-                    report(step.line, f"transfer context uses undefined slot {slot!r}")
+                    report(
+                        step.line_of("context"), f"transfer context uses undefined slot {slot!r}"
+                    )
 
 
 def _check_intents(
     flow: Flow, doc: LineDict, report: Callable[[int, str], None], warn: Callable[[int, str], None]
 ) -> None:
     used: set[str] = set(flow.global_intents)
+    own = own_steps(flow)
     for step in flow.steps.values():
         if isinstance(step, AskStep) and step.expect.type is InputType.INTENT:
             for intent in step.expect.intents:
                 used.add(intent)
-                if intent not in flow.intents:
-                    report(step.line, f"step {step.name!r} expects unknown intent {intent!r}")
+                if intent not in flow.intents and step.name in own:
+                    report(
+                        step.line_of("expect"),
+                        f"step {step.name!r} expects unknown intent {intent!r}",
+                    )
     gi = doc.get("global_intents")
     for global_name in flow.global_intents:
         if global_name not in flow.intents:
@@ -256,9 +287,9 @@ def _check_intents(
 
 
 def _check_hooks(flow: Flow, report: Callable[[int, str], None]) -> None:
-    for step in flow.steps.values():
+    for step in own_steps(flow).values():
         if isinstance(step, CallStep) and step.hook not in flow.hooks:
-            report(step.line, f"step {step.name!r} calls undefined hook {step.hook!r}")
+            report(step.line_of("call"), f"step {step.name!r} calls undefined hook {step.hook!r}")
     for hook in flow.hooks.values():
         if hook.kind != "python":
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,10 +15,11 @@ from callbot.dialog.errors import FlowError, FlowIssue
 from callbot.dialog.inputs import LANGUAGES, InputType
 from callbot.dialog.loader_steps import build_step
 from callbot.dialog.model import AskStep, Flow, HookDef, IntentDef, SetStep, Settings, Step
+from callbot.dialog.subflows import inline_subflows
 from callbot.dialog.yamlsrc import LineDict, LineList, YamlSyntaxError, load_yaml
 
 _TOP_KEYS = {"flow", "language", "languages", "start", "settings", "intents", "global_intents",
-             "hooks", "allowed_hosts", "transfers", "steps", "description"}  # fmt: skip
+             "hooks", "allowed_hosts", "transfers", "steps", "description", "uses"}  # fmt: skip
 _SETTINGS_KEYS = {"no_input_retries", "no_match_retries", "escalate", "min_confidence",
                   "intent_threshold", "intent_margin"}  # fmt: skip
 
@@ -35,7 +37,7 @@ class _Collector:
 
 
 def flow_version(files: list[Path]) -> str:
-    """sha256 over the flow file and its hook files (path-independent, order-stable)."""
+    """sha256 over the flow file, its hook and sub-flow files (path-independent, order-stable)."""
     h = hashlib.sha256()
     for f in sorted(files, key=lambda p: p.name):
         data = f.read_bytes() if f.is_file() else b""
@@ -53,7 +55,16 @@ def load_flow(path: str | Path) -> Flow:
 
 
 def load_flow_with_issues(path: str | Path) -> tuple[Flow | None, list[FlowIssue]]:
-    p = Path(path)
+    """The flow (None when it cannot be built) and every error and warning, sub-flows' too."""
+    flow, issues = _load(Path(path), str(path), ())
+    return flow, sorted(set(issues), key=lambda i: (i.path != str(path), i.path, i.line, i.message))
+
+
+def _load_sub(path: Path, stack: tuple[Path, ...]) -> tuple[Flow | None, list[FlowIssue]]:
+    return _load(path, str(path), stack)
+
+
+def _load(p: Path, path: str, stack: tuple[Path, ...]) -> tuple[Flow | None, list[FlowIssue]]:
     report = _Collector(str(path))
     try:
         text = p.read_text(encoding="utf-8")
@@ -70,9 +81,12 @@ def load_flow_with_issues(path: str | Path) -> tuple[Flow | None, list[FlowIssue
         return None, report.issues
     flow = _build(doc, p, report)
     if flow is not None:
+        flow, sub_issues = inline_subflows(flow, (*stack, p.resolve()), _load_sub, report)
+        report.issues.extend(sub_issues)
+        flow = replace(flow, version=flow_version([Path(f) for f in flow.source_files]))
         for issue in check_flow(flow, doc, report):
             report.issues.append(issue)
-    return flow, sorted(report.issues, key=lambda i: (i.line, i.message))
+    return flow, report.issues
 
 
 def _build(doc: LineDict, path: Path, report: _Collector) -> Flow | None:
@@ -98,6 +112,8 @@ def _build(doc: LineDict, path: Path, report: _Collector) -> Flow | None:
                 continue
             # Errors about a whole step point at its name.
             body.line = steps_raw.line_of(name)
+            if "/" in name:
+                report(body.line, f"step name {name!r} cannot contain '/' (sub-flow steps do)")
             step = build_step(name, body, report)
             if step is not None:
                 steps[name] = step
@@ -122,6 +138,10 @@ def _build(doc: LineDict, path: Path, report: _Collector) -> Flow | None:
     if not isinstance(transfers, dict):
         report(doc.line_of("transfers"), "'transfers' must map names to switch addresses")
         transfers = {}
+    uses = doc.get("uses", [])
+    if not isinstance(uses, list) or not all(isinstance(u, str) for u in uses):
+        report(doc.line_of("uses"), "'uses' must list the slot names a sub-flow reads")
+        uses = []
     global_intents = doc.get("global_intents", {i: None for i in DEFAULT_GLOBAL_INTENTS})
     if not isinstance(global_intents, dict):
         report(doc.line_of("global_intents"), "'global_intents' must map intent -> step")
@@ -146,6 +166,7 @@ def _build(doc: LineDict, path: Path, report: _Collector) -> Flow | None:
         sensitive_slots=frozenset(sensitive),
         version=flow_version([path, *hook_files]),
         source_files=tuple(str(f) for f in [path, *hook_files]),
+        uses=tuple(uses),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from callbot.dialog.conditions import ConditionError, parse_condition
@@ -16,10 +17,12 @@ from callbot.dialog.model import (
     HangupStep,
     LanguageStep,
     Prompt,
+    ReturnStep,
     SayStep,
     SendDtmfStep,
     SetStep,
     Step,
+    SubflowStep,
     TransferStep,
     TurnOverrides,
 )
@@ -29,7 +32,7 @@ from callbot.dialog.yamlsrc import LineDict, LineList
 Report = Callable[[int, str], None]
 
 STEP_KINDS = ("say", "ask", "branch", "set", "call", "transfer", "hangup", "send_dtmf",
-              "language", "goto")  # fmt: skip
+              "language", "goto", "subflow", "return")  # fmt: skip
 _ALLOWED = {
     "say": {"next", "interruptible"},
     "ask": {"prompt", "expect", "sensitive", "reprompt", "no_input", "no_match", "confirm",
@@ -42,6 +45,8 @@ _ALLOWED = {
     "send_dtmf": {"next"},
     "language": {"next"},
     "goto": set(),
+    "subflow": {"next"},
+    "return": set(),
 }  # fmt: skip
 _TURN_KEYS = {"silence_ms", "no_input_ms", "early_end", "interruptible", "stt_hints"}
 
@@ -181,6 +186,12 @@ def _turn(value: Any, line: int, report: Report) -> TurnOverrides:
 
 
 def build_step(name: str, d: LineDict, report: Report) -> Step | None:
+    step = _build_step(name, d, report)
+    # Keep the line of every key so checks can point at the exact `next:` or `goto:`.
+    return replace(step, key_lines=dict(d.key_lines)) if step is not None else None
+
+
+def _build_step(name: str, d: LineDict, report: Report) -> Step | None:
     kinds = [k for k in STEP_KINDS if k in d]
     if len(kinds) != 1:
         what = "no step kind" if not kinds else f"several step kinds ({', '.join(kinds)})"
@@ -232,6 +243,13 @@ def build_step(name: str, d: LineDict, report: Report) -> Step | None:
         return SendDtmfStep(name, at, digits, nxt)
     if kind == "language":
         return LanguageStep(name, at, str(head), nxt)
+    if kind == "subflow":
+        if not isinstance(head, str) or not head.strip():
+            report(d.line_of("subflow"), "'subflow' must name a flow file (relative to this one)")
+            return None
+        return SubflowStep(name, at, head, nxt)
+    if kind == "return":
+        return ReturnStep(name, at)
     target = _ref(d, "goto", report)
     return GotoStep(name, at, target) if target else None
 
@@ -275,6 +293,7 @@ def _branch(name: str, d: LineDict, report: Report) -> BranchStep | None:
         at = cases_raw.line_of(i)
         if isinstance(case, LineDict) and set(case) == {"else"}:
             otherwise = str(case["else"])
+            d.key_lines["else"] = case.line_of("else")
             continue
         if not isinstance(case, LineDict) or set(case) != {"if", "goto"}:
             report(at, "each branch case is {if: condition, goto: step} or {else: step}")
@@ -284,7 +303,7 @@ def _branch(name: str, d: LineDict, report: Report) -> BranchStep | None:
         except ConditionError as exc:
             report(case.line_of("if"), f"condition {case['if']!r}: {exc}")
             continue
-        cases.append(BranchCase(cond, str(case["goto"]), at))
+        cases.append(BranchCase(cond, str(case["goto"]), at, case.line_of("goto")))
     return BranchStep(name, d.line, tuple(cases), otherwise)
 
 

@@ -40,7 +40,14 @@ class TurnOverrides:
 @dataclass(frozen=True)
 class StepBase:
     name: str
-    line: int
+    line: int  # the line of the step's name
+    # The line of each key of the step's mapping, so checks can point at `next:` itself.
+    key_lines: Mapping[str, int] = field(
+        default_factory=dict, kw_only=True, compare=False, repr=False
+    )
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class BranchCase:
     condition: Condition
     target: str
     line: int
+    target_line: int = 0  # the line of its `goto:`
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,27 @@ class GotoStep(StepBase):
     target: str
 
 
+@dataclass(frozen=True)
+class SubflowStep(StepBase):
+    """``subflow: file.yaml``: run another flow file's steps, then go on to ``next``.
+
+    The loader inlines the sub-flow's steps as ``<this step>/<their name>``;
+    ``entry`` is the inlined start step ("" until inlined).
+    """
+
+    file: str
+    next: str | None
+    entry: str = ""
+
+
+@dataclass(frozen=True)
+class ReturnStep(StepBase):
+    """``return:`` ends a sub-flow; inlined, it becomes a goto to the calling step's ``next``.
+
+    Reached in a flow that runs on its own, it ends the call (hang-up "completed").
+    """
+
+
 Step = (
     SayStep
     | AskStep
@@ -135,6 +164,8 @@ Step = (
     | SendDtmfStep
     | LanguageStep
     | GotoStep
+    | SubflowStep
+    | ReturnStep
 )
 
 
@@ -183,8 +214,9 @@ class Flow:
     settings: Settings
     slot_types: Mapping[str, InputType]
     sensitive_slots: frozenset[str]
-    version: str  # sha256 of the flow file and its hook files
+    version: str  # sha256 of the flow file, its hook files and its sub-flows' files
     source_files: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()  # slots a sub-flow reads that its caller must fill
 
     def ask_step_for(self, slot: str) -> str | None:
         """The first step that asks for ``slot`` (where a correction goes back to)."""

@@ -11,11 +11,13 @@ after `min_gap_ms` without votes; it then carries its start sample and duration.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import as_strided
 
 from callbot.media.g711 import Pcm
 
@@ -24,6 +26,9 @@ COLS = (1209.0, 1336.0, 1477.0, 1633.0)
 KEYS = ("123A", "456B", "789C", "*0#D")
 
 Float = npt.NDArray[np.float64]
+# Windows analysed per matrix product: bounds the memory per call and keeps a
+# whole-buffer `detect_dtmf` on products small enough for single-threaded BLAS.
+_CHUNK_WINDOWS = 64
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,20 @@ class DetectedDigit:
 
 def _db(value: float) -> float:
     return float(10.0 ** (value / 10.0))
+
+
+@functools.cache
+def _cos_sin_basis(freqs: tuple[float, ...], window: int, sample_rate: int) -> Float:
+    """Rows cos(w n) for each frequency, then sin(w n): the real and imaginary DFT
+    parts up to sign, which squared magnitudes do not see.
+
+    Shared by every detector at a rate (read-only): one copy per call would be
+    26 KB each and push hundreds of calls' bases out of the CPU caches.
+    """
+    phase = 2.0 * np.pi * np.outer(freqs, np.arange(window)) / sample_rate
+    basis = np.vstack((np.cos(phase), np.sin(phase)))
+    basis.flags.writeable = False
+    return basis
 
 
 class DtmfDetector:
@@ -74,9 +93,10 @@ class DtmfDetector:
         self._min_tone_ratio = min_tone_ratio
         self._harmonic = math.sqrt(_db(harmonic_db))
         self._steadiness = _db(-steadiness_db)
-        freqs = np.array(ROWS + COLS + tuple(2 * f for f in ROWS + COLS))
-        n = np.arange(self.window)
-        self._basis = np.exp(-2j * np.pi * freqs[:, None] * n[None, :] / sample_rate)
+        self._fund_basis = _cos_sin_basis(ROWS + COLS, self.window, sample_rate)
+        self._harm_basis = _cos_sin_basis(
+            tuple(2 * f for f in ROWS + COLS), self.window, sample_rate
+        )
         # Amplitude leaking from each column tone into each row's second harmonic
         # (and back): a rectangular window's Dirichlet kernel, so real keys whose
         # harmonic bins sit near the other group are not mistaken for speech.
@@ -106,12 +126,14 @@ class DtmfDetector:
         if count <= 0:
             return []
         begin = self._next_window - self._offset
-        starts = begin + self.hop * np.arange(count)
-        frames = self._pending[starts[:, None] + np.arange(self.window)[None, :]]
-        votes = self._vote(frames)
         out: list[DetectedDigit] = []
-        for k, vote in enumerate(votes):
-            self._step(vote, self._next_window + k * self.hop, out)
+        for first in range(0, count, _CHUNK_WINDOWS):
+            chunk = min(_CHUNK_WINDOWS, count - first)
+            votes = self._votes(self._pending, begin + first * self.hop, chunk)
+            if self._digit is None and not any(votes):
+                continue  # no key sounding and none starting: nothing to step
+            for k, vote in enumerate(votes):
+                self._step(vote, self._next_window + (first + k) * self.hop, out)
         self._next_window += count * self.hop
         drop = self._next_window - self._offset
         self._pending = self._pending[drop:]
@@ -142,36 +164,56 @@ class DtmfDetector:
             out.append(DetectedDigit(self._digit, self._first + self.hop, duration))
         self._digit = None
 
-    def _vote(self, frames: Float) -> list[str | None]:
-        """The key each window votes for, or None."""
-        spectrum = frames @ self._basis.T
-        power = np.abs(spectrum) ** 2
-        magnitude = np.abs(spectrum)
-        total = np.einsum("ij,ij->i", frames, frames)
-        half = self.window // 2
-        first_half = np.einsum("ij,ij->i", frames[:, :half], frames[:, :half])
-        second_half = total - first_half
-        rows, cols = power[:, :4], power[:, 4:8]
-        r = np.argmax(rows, axis=1)
-        c = np.argmax(cols, axis=1)
-        idx = np.arange(len(frames))
-        pr, pc = rows[idx, r], cols[idx, c]
+    def _votes(self, signal: Float, begin: int, count: int) -> list[str | None]:
+        """The key each of `count` windows from `signal[begin:]`, a hop apart, votes for.
+
+        The level test runs first, on the fundamentals alone; everything else is
+        computed only for the windows that pass it.
+        """
+        votes: list[str | None] = [None] * count
+        n = self.window
+        if begin < 0 or begin + (count - 1) * self.hop + n > len(signal):
+            raise ValueError(f"{count} windows from {begin} overrun {len(signal)} samples")
+        step = signal.strides[0]
+        frames = as_strided(signal[begin:], (count, n), (self.hop * step, step)).copy()
+        # Frequencies along the first axis keep each bin's values contiguous. A real
+        # cos/sin product: a complex one this small goes multi-threaded in OpenBLAS
+        # and costs ten times more in thread wake-ups.
+        spec = self._fund_basis @ frames.T
+        spec *= spec
+        power = spec[:8] + spec[8:]
+        rows, cols = power[:4], power[4:]
+        pr, pc = rows.max(axis=0), cols.max(axis=0)
+        # The level test alone rejects silence, speech pauses and most speech.
         ok = (pr >= self._min_power) & (pc >= self._min_power)
-        ok &= (pc <= pr * self._normal_twist) & (pr <= pc * self._reverse_twist)
-        rows_sorted = np.sort(rows, axis=1)
-        cols_sorted = np.sort(cols, axis=1)
-        ok &= rows_sorted[:, -2] * self._peak_margin <= pr
-        ok &= cols_sorted[:, -2] * self._peak_margin <= pc
+        if not ok.any():
+            return votes
+        keep = np.flatnonzero(ok)
+        frames, rows, cols, pr, pc = frames[keep], rows[:, keep], cols[:, keep], pr[keep], pc[keep]
+        total = np.einsum("ij,ij->i", frames, frames)
         # Energy of the two sines over the window is 2|X|^2/N each.
-        ok &= 2.0 * (pr + pc) / self.window >= self._min_tone_ratio * total
-        mr, mc = magnitude[idx, r], magnitude[idx, c + 4]
-        hr, hc = magnitude[idx, 8 + r], magnitude[idx, 12 + c]
+        ok = 2.0 * (pr + pc) / n >= self._min_tone_ratio * total
+        ok &= (pc <= pr * self._normal_twist) & (pr <= pc * self._reverse_twist)
+        ok &= np.sort(rows, axis=0)[-2] * self._peak_margin <= pr
+        ok &= np.sort(cols, axis=0)[-2] * self._peak_margin <= pc
+        r = np.argmax(rows, axis=0)
+        c = np.argmax(cols, axis=0)
+        harm = self._harm_basis @ frames.T
+        at = np.arange(len(keep))
+        hr = np.hypot(harm[r, at], harm[8 + r, at])
+        hc = np.hypot(harm[4 + c, at], harm[12 + c, at])
+        mr, mc = np.sqrt(pr), np.sqrt(pc)
         ok &= hr <= self._harmonic * mr + self._leak[r, c + 4] * mc
         ok &= hc <= self._harmonic * mc + self._leak[c + 4, r] * mr
+        half = n // 2
+        first_half = np.einsum("ij,ij->i", frames[:, :half], frames[:, :half])
+        second_half = total - first_half
         ok &= np.minimum(first_half, second_half) >= self._steadiness * np.maximum(
             first_half, second_half
         )
-        return [KEYS[r[i]][c[i]] if ok[i] else None for i in range(len(frames))]
+        for i in np.flatnonzero(ok).tolist():
+            votes[int(keep[i])] = KEYS[r[i]][c[i]]
+        return votes
 
 
 def detect_dtmf(pcm: Pcm, sample_rate: int = 8000) -> list[DetectedDigit]:

@@ -16,7 +16,6 @@ quiet frames; an empty buffer holds playout and rebuffers to the target depth.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,18 +31,20 @@ __all__ = ["Frame", "FrameKind", "JitterBuffer", "JitterStats", "PushResult"]
 _LATE_RUN_RESYNC = 10
 # Entries kept at most; real streams stay far below (max depth / 10 ms packets).
 _MAX_ENTRIES = 1024
+_INT16 = np.dtype(np.int16)
 
 
-@dataclass(frozen=True)
 class _Entry:
-    seq: int
-    start: int
-    pcm: Pcm
-    comfort_noise: bool
+    """One stored packet (a slotted class: several are made and read per frame)."""
 
-    @property
-    def end(self) -> int:
-        return self.start + len(self.pcm)
+    __slots__ = ("comfort_noise", "end", "pcm", "seq", "start")
+
+    def __init__(self, seq: int, start: int, pcm: Pcm, comfort_noise: bool) -> None:
+        self.seq = seq
+        self.start = start
+        self.pcm = pcm
+        self.comfort_noise = comfort_noise
+        self.end = start + len(pcm)
 
 
 class JitterBuffer:
@@ -86,6 +87,7 @@ class JitterBuffer:
     def _reset_playout(self) -> None:
         self._entries: dict[int, _Entry] = {}
         self._starts: list[int] = []
+        self._end: int | None = None  # cached _max_end(), None when the entries changed
         self._play: int | None = None
         self._playing = False
         self._played_any = False
@@ -109,6 +111,14 @@ class JitterBuffer:
         if self._play is None or not self._starts:
             return 0
         return max(0, self._max_end() - self._play)
+
+    def _max_end(self) -> int:
+        end = self._end
+        if end is None:
+            # Entries never overlap much; the last few starts decide the end.
+            entries = self._entries
+            end = self._end = max([entries[s].end for s in self._starts[-4:]])
+        return end
 
     @property
     def stats(self) -> JitterStats:
@@ -145,21 +155,22 @@ class JitterBuffer:
         the marked packet is lost.
         """
         del marker
-        if pcm.ndim != 1 or pcm.dtype != np.int16:
+        # `is` first: comparing a dtype with a type object is slow, and this runs per packet.
+        if pcm.ndim != 1 or (pcm.dtype is not _INT16 and pcm.dtype != np.int16):
             raise ValueError(f"PCM must be 1-D int16, got {pcm.ndim}-D {pcm.dtype}")
         if not comfort_noise and len(pcm) == 0:
             self._tracker.discarded += 1
             return PushResult.DISCARDED
-        tracked = self._tracker.update(seq, timestamp, arrival_time)
-        if tracked.arrival is Arrival.PROBATION:
+        tracker = self._tracker
+        arrival = tracker.accept(seq, timestamp, arrival_time)
+        if arrival is Arrival.PROBATION:
             return PushResult.DISCARDED
-        if tracked.arrival is Arrival.DUPLICATE:
+        if arrival is Arrival.DUPLICATE:
             return PushResult.DUPLICATE
-        if tracked.arrival is Arrival.RESTART:
+        if arrival is Arrival.RESTART:
             self._reset_playout()
-        assert tracked.ext_seq is not None and tracked.ext_timestamp is not None
         body = np.zeros(0, dtype=np.int16) if comfort_noise else pcm.copy()
-        entry = _Entry(tracked.ext_seq, tracked.ext_timestamp, body, comfort_noise)
+        entry = _Entry(tracker.ext_seq, tracker.ext_timestamp, body, comfort_noise)
 
         if self._play is None or (not self._played_any and entry.start < self._play):
             self._play = entry.start
@@ -178,19 +189,20 @@ class JitterBuffer:
         if entry.start in self._entries:
             self._tracker.duplicates += 1
             return PushResult.DUPLICATE
-        bisect.insort(self._starts, entry.start)
+        if not self._starts or entry.start > self._starts[-1]:
+            self._starts.append(entry.start)  # in order: the usual case
+        else:
+            bisect.insort(self._starts, entry.start)
         self._entries[entry.start] = entry
+        self._end = None
         self._enforce_bounds()
         return PushResult.STORED
 
-    def _max_end(self) -> int:
-        # Entries never overlap much; the last few starts decide the end.
-        return max(self._entries[s].end for s in self._starts[-4:])
-
     def _enforce_bounds(self) -> None:
         assert self._play is not None
-        if self._max_end() - self._play > self.max_depth:
-            self._skip_to(self._max_end() - self.target)
+        end = self._max_end()
+        if end - self._play > self.max_depth:
+            self._skip_to(end - self.target)
         while len(self._starts) > _MAX_ENTRIES:
             self._skip_to(self._entries[self._starts[0]].end + 1)
 
@@ -222,10 +234,12 @@ class JitterBuffer:
             self._playing = True
             self._played_any = True
             self._drift.reset()
-        self._drift.observe(self.depth)
-        if self._drift.pending > 0 and self.depth >= 2 * self.frame and self._may_adjust(2):
+        depth = max(0, self._max_end() - self._play) if self._starts else 0
+        drift = self._drift
+        drift.observe(depth)
+        if drift.pending > 0 and depth >= 2 * self.frame and self._may_adjust(2):
             return self._merge_frame()
-        if self._drift.pending < 0 and self.depth >= self.frame and self._may_adjust(1):
+        if drift.pending < 0 and depth >= self.frame and self._may_adjust(1):
             return self._stretch_frame()
         start = self._play
         out, audio, concealed, stop, run = self._render(start, self.frame)
@@ -270,12 +284,14 @@ class JitterBuffer:
 
     def _advance(self, position: int) -> None:
         self._play = position
-        while self._starts:
-            entry = self._entries[self._starts[0]]
+        starts, entries = self._starts, self._entries
+        while starts:
+            entry = entries[starts[0]]
             if entry.end > position or entry.start >= position:
                 break
-            del self._entries[self._starts.pop(0)]
+            del entries[starts.pop(0)]
             self._last = entry
+            self._end = None
 
     def _render(self, start: int, n: int) -> tuple[Pcm, int, int, int | None, int]:
         """Samples [start, start+n) without side effects.
@@ -283,6 +299,18 @@ class JitterBuffer:
         Returns (pcm, audio samples, concealed samples, offset where the buffer ran
         dry or None, concealment run length afterwards).
         """
+        idx = bisect.bisect_right(self._starts, start) - 1
+        if idx >= 0:
+            head = self._entries[self._starts[idx]]
+            if head.end >= start + n:
+                # All inside one packet (in-order packets of the frame size or
+                # larger): a view, the entries are never written to.
+                offset = start - head.start
+                return head.pcm[offset : offset + n], n, 0, None, 0
+        return self._render_general(start, n)
+
+    def _render_general(self, start: int, n: int) -> tuple[Pcm, int, int, int | None, int]:
+        """`_render` across packets, holes and the end of the buffer."""
         out = np.zeros(n, dtype=np.int16)
         pos, end, run = start, start + n, self._conceal_run
         audio = concealed = 0

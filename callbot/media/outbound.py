@@ -25,12 +25,15 @@ class OutFrame:
 
 
 FrameSink = Callable[[OutFrame], None]
+FrameTap = Callable[[OutFrame], None]
 
 
 class OutboundAudio:
     """Reframes bot PCM into packet-sized frames and hands them to the pacer.
 
     `clear()` drops everything queued in one call: barge-in depends on it.
+    `pause()` stops sending but keeps the queue, so `resume()` continues where
+    the caller stopped hearing (a backchannel or a cough over the bot).
     """
 
     def __init__(
@@ -56,6 +59,8 @@ class OutboundAudio:
         self._residual_utterance = ""
         self._utterance_offsets: dict[str, int] = {}
         self._closed = False
+        self._paused = False
+        self._taps: list[FrameTap] = []
         self.frames_sent = 0
         self.frames_dropped = 0
 
@@ -70,6 +75,25 @@ class OutboundAudio:
     @property
     def idle(self) -> bool:
         return not self._queue and not self._pacer.is_active(self)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def add_tap(self, tap: FrameTap) -> None:
+        """Also hand every sent frame to `tap` (echo reference, played position)."""
+        self._taps.append(tap)
+
+    def pause(self) -> None:
+        """Stop sending at the next frame; keep everything queued."""
+        self._paused = True
+        self._pacer.deactivate(self)
+
+    def resume(self) -> None:
+        """Send the queued frames again, from where `pause()` stopped."""
+        if self._paused:
+            self._paused = False
+            self._wake()
 
     def push(self, pcm: Pcm, utterance_id: str = "") -> None:
         """Queue PCM at the call's rate; whole frames become ready to send."""
@@ -101,7 +125,8 @@ class OutboundAudio:
             self._wake()
 
     def clear(self) -> int:
-        """Drop every queued frame now; return how many were dropped."""
+        """Drop every queued frame now (and end a pause); return how many were dropped."""
+        self._paused = False
         dropped = len(self._queue) + (1 if self._residual.size else 0)
         self._queue.clear()
         self._residual = np.zeros(0, dtype=np.int16)
@@ -119,6 +144,8 @@ class OutboundAudio:
         frame = self._queue.popleft()
         self.frames_sent += 1
         self._sink(frame)
+        for tap in self._taps:
+            tap(frame)
         return True
 
     def _enqueue(self, pcm: Pcm, utterance_id: str) -> None:
@@ -130,5 +157,5 @@ class OutboundAudio:
         self._queue.append(OutFrame(self._codec.encode(pcm), pcm, utterance_id, offset))
 
     def _wake(self) -> None:
-        if self._queue and not self._closed:
+        if self._queue and not self._closed and not self._paused:
             self._pacer.activate(self, self._lead_s)

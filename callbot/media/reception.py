@@ -47,6 +47,7 @@ class ReceptionTracker:
         self.jitter = 0.0  # timestamp units, RFC 3550 A.8
         self._lost_before = 0  # expected minus received in earlier numbering epochs
         self._received_before = 0
+        self.ext_seq = self.ext_timestamp = 0  # of the last packet `accept` took
         self._start_epoch()
 
     def _start_epoch(self) -> None:
@@ -89,18 +90,27 @@ class ReceptionTracker:
 
     def update(self, seq: int, timestamp: int, arrival_time: float) -> Tracked:
         """Account one packet and extend its numbers."""
+        arrival = self.accept(seq, timestamp, arrival_time)
+        if arrival is Arrival.PROBATION or arrival is Arrival.DUPLICATE:
+            return Tracked(arrival)
+        return Tracked(arrival, self.ext_seq, self.ext_timestamp)
+
+    def accept(self, seq: int, timestamp: int, arrival_time: float) -> Arrival:
+        """`update` without the result object (the per-packet path): an accepted
+        packet's extended numbers are left in `ext_seq` and `ext_timestamp`."""
         if not 0 <= seq < SEQ_MOD:
             raise ValueError(f"sequence number {seq} is not 16-bit")
         if not 0 <= timestamp < TS_MOD:
             raise ValueError(f"timestamp {timestamp} is not 32-bit")
         outcome = Arrival.NEW
+        jump = 0
         if self._base is not None:
             jump = seq_diff(seq, self._max_seq & 0xFFFF)
             if abs(jump) > MAX_DROPOUT:
                 if self._probe is None or seq != (self._probe + 1) & 0xFFFF:
                     self._probe = seq
                     self.discarded += 1
-                    return Tracked(Arrival.PROBATION)
+                    return Arrival.PROBATION
                 # Two sequential packets after the jump: the sender restarted.
                 # The probe packet itself stays discarded (it was not kept).
                 self._close_epoch()
@@ -113,21 +123,24 @@ class ReceptionTracker:
             self._max_ts = timestamp
             ext_seq, ext_ts = seq, timestamp
         else:
-            ext_seq = self._max_seq + seq_diff(seq, self._max_seq & 0xFFFF)
+            ext_seq = self._max_seq + jump
             ext_ts = self._max_ts + ts_diff(timestamp, self._max_ts % TS_MOD)
-        if ext_seq in self._seen:
+        seen = self._seen
+        if ext_seq in seen:
             self.duplicates += 1
-            return Tracked(Arrival.DUPLICATE)
-        self._seen.add(ext_seq)
+            return Arrival.DUPLICATE
+        seen.add(ext_seq)
         self._received += 1
         self._base = min(self._base, ext_seq)
         self._max_seq = max(self._max_seq, ext_seq)
         self._max_ts = max(self._max_ts, ext_ts)
-        if len(self._seen) > 2 * _SEEN_WINDOW:
+        if len(seen) > 2 * _SEEN_WINDOW:
             floor = self._max_seq - _SEEN_WINDOW
-            self._seen = {s for s in self._seen if s >= floor}
+            self._seen = {s for s in seen if s >= floor}
         transit = arrival_time * self.clock_rate - ext_ts
         if self._last_transit is not None:
             self.jitter += (abs(transit - self._last_transit) - self.jitter) / 16
         self._last_transit = transit
-        return Tracked(outcome, ext_seq, ext_ts)
+        self.ext_seq = ext_seq
+        self.ext_timestamp = ext_ts
+        return outcome

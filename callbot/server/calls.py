@@ -10,10 +10,12 @@ from pathlib import Path
 from callbot.call import CallSession, EmitFn
 from callbot.callconfig import CallConfig, MediaMode
 from callbot.clock import Clock
+from callbot.export.exporter import Exporter
 from callbot.media.pacer import Pacer
 from callbot.media.rtp_endpoint import RtpPortPool
-from callbot.record import JsonlRecordWriter
+from callbot.record import JsonlRecordWriter, TurnList
 from callbot.server.contract import ContractError
+from callbot.server.handlers import HandlerFactory
 from callbot.server.metrics import Metrics
 from callbot.server.rtp_media import RtpCallMedia
 from callbot.server.sessions import LiveCall, SessionManager
@@ -27,7 +29,6 @@ class CallOptions:
     """The per-call settings every new call gets from the service configuration."""
 
     server_id: str
-    echo_delay_ms: int
     recordings_dir: Path
     grpc_playout_lead_s: float
     rtp_jitter_target_ms: int
@@ -48,7 +49,11 @@ class CallFactory:
         records: JsonlRecordWriter,
         options: CallOptions,
         rtp_pool: RtpPortPool | None,
+        handlers: HandlerFactory,
+        exporter: Exporter | None = None,
     ) -> None:
+        self._handlers = handlers
+        self._exporter = exporter
         self.clock = clock
         self.sessions = sessions
         self.metrics = metrics
@@ -66,7 +71,8 @@ class CallFactory:
             pacer=self._pacer,
             emit=emit,
             server_id=o.server_id,
-            echo_delay_ms=o.echo_delay_ms,
+            make_handler=self._handlers.maker_for(config.flow),
+            redact_text=self._exporter.redactor.text if self._exporter else None,
             recordings_dir=o.recordings_dir,
             outbound_lead_s=o.grpc_playout_lead_s if config.media_mode is MediaMode.GRPC else 0,
         )
@@ -98,6 +104,11 @@ class CallFactory:
     def register(self, session: CallSession, task: asyncio.Task[object] | None) -> LiveCall:
         config = session.config
         log.info("call started", extra={"mode": config.media_mode.value, "flow": config.flow})
+        exporter = self._exporter
+        if exporter is not None:
+            record = session.record
+            record.turns = TurnList(record.turns, lambda turn: exporter.turn_final(record, turn))
+            exporter.call_started(record)
         return self.sessions.add(session, task)
 
     def finish(self, live: LiveCall, rtp: RtpCallMedia | None) -> asyncio.Task[None]:
@@ -114,6 +125,10 @@ class CallFactory:
     async def _land(self, live: LiveCall) -> None:
         session = live.session
         try:
+            await session.aclose()
+        except Exception:  # a handler's failure must not lose the record
+            log.exception("media handler failed to close")
+        try:
             await session.finish_recording()
         except OSError:
             log.exception("recording could not be written")
@@ -121,4 +136,6 @@ class CallFactory:
             await self._records.write(session.record)
         except OSError:
             log.exception("call record could not be written")
+        if self._exporter is not None:
+            self._exporter.call_ended(session.record)
         self.sessions.remove(live)

@@ -56,7 +56,7 @@ class ContractError(Exception):
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class StartPolicy:
     """What this server accepts at start."""
 

@@ -85,6 +85,8 @@ class CallbotService(pb_grpc.CallbotServicer):
             raise ContractError(pb.ERROR_CODE_UNAUTHENTICATED, "missing or wrong bearer token")
 
     async def _read_start(self, context: Context) -> CallConfig:
+        if not self._sessions.ready:
+            raise ContractError(pb.ERROR_CODE_UNAVAILABLE, "server is not ready")
         try:
             first = await asyncio.wait_for(context.read(), self._start_timeout_s)
         except TimeoutError as exc:
@@ -235,11 +237,13 @@ class _CallReader:
             host, port = contract.validate_rtp_address(msg.media_update.remote_rtp)
             await self._rtp.update_remote(host, port)
         elif kind == "action_result":
-            raise ContractError(
-                pb.ERROR_CODE_ACTION_UNKNOWN,
-                "action_result names no pending action",
-                fatal=False,
-            )
+            result = msg.action_result
+            if not session.on_action_result(result.action_id, result.status, result.detail):
+                raise ContractError(
+                    pb.ERROR_CODE_ACTION_UNKNOWN,
+                    "action_result names no pending action",
+                    fatal=False,
+                )
         else:
             raise ContractError(pb.ERROR_CODE_INVALID_ARGUMENT, "empty client message", fatal=False)
 

@@ -80,7 +80,7 @@ class RtpCallMedia:
             self.port = await self._pool.allocate(self.stream)
         except OSError as exc:
             raise ContractError(pb.ERROR_CODE_RESOURCE_EXHAUSTED, str(exc)) from exc
-        self._session.start(frame_sink=self.stream.send_frame)
+        self._session.start(frame_sink=self.stream.send_frame, dtmf_sender=self._send_dtmf)
         return self.local_address
 
     @property
@@ -111,6 +111,9 @@ class RtpCallMedia:
         )
         self._session.record.media.update({f"rtp_{k}": v for k, v in counters.items()})
         self._metrics.add_rtp(counters)
+
+    def _send_dtmf(self, digits: str) -> None:
+        self.stream.send_dtmf(digits)
 
     def _on_audio(self, pcm: Pcm) -> None:
         self._session.on_audio(pcm)

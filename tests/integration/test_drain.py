@@ -38,6 +38,8 @@ async def _start_service(tmp_path: Path, drain_s: float) -> tuple[asyncio.subpro
         CALLBOT_METRICS_ADDRESS="",
         CALLBOT_RECORDS_DIR=str(tmp_path / "records"),
         CALLBOT_DRAIN_TIMEOUT_S=str(drain_s),
+        CALLBOT_STT_LANGUAGES="",
+        CALLBOT_DEFAULT_FLOW="echo",
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "callbot.cli", "serve", env=env, stderr=asyncio.subprocess.PIPE

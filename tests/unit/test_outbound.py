@@ -120,3 +120,35 @@ def test_echo_loop_matches_a_reference_delay_for_any_chunking() -> None:
         out = np.concatenate(chunks)
         expected = np.concatenate((np.zeros(delay, dtype=np.int16), signal))[: signal.size]
         np.testing.assert_array_equal(out, expected)
+
+
+def test_pause_keeps_the_queue_and_resume_continues_where_it_stopped() -> None:
+    clock = VirtualClock()
+    sent: list[tuple[float, OutFrame]] = []
+    _, out = _outbound(clock, sent)
+    tapped: list[OutFrame] = []
+    out.add_tap(tapped.append)
+    out.push(np.ones(8000, dtype=np.int16))  # 50 frames
+    clock.advance(0.105)
+    before = len(sent)
+    out.pause()
+    out.push(np.ones(160, dtype=np.int16))  # queued while paused: still not sent
+    clock.advance(1.0)
+    assert len(sent) == before and out.paused and out.queued_frames == 51 - before
+    out.resume()
+    clock.advance(2.0)
+    assert len(sent) == 51 and not out.paused
+    assert [f.utterance_offset for _, f in sent] == [i * 160 for i in range(51)]
+    assert [f.utterance_offset for f in tapped] == [i * 160 for i in range(51)]
+
+
+def test_clear_ends_a_pause() -> None:
+    clock = VirtualClock()
+    sent: list[tuple[float, OutFrame]] = []
+    _, out = _outbound(clock, sent)
+    out.push(np.ones(1600, dtype=np.int16))
+    out.pause()
+    assert out.clear() == 10
+    out.push(np.ones(160, dtype=np.int16))
+    clock.advance(0.1)
+    assert len(sent) == 1 and not out.paused

@@ -59,7 +59,7 @@ def test_examples_are_clean() -> None:
 @pytest.mark.parametrize(
     ("change", "line", "message"),
     [
-        (("next: bye", "next: byee"), 7, "goes to unknown step 'byee'"),
+        (("next: bye", "next: byee"), 12, "goes to unknown step 'byee'"),  # the next: line
         (("start: hello", "start: nowhere"), 2, "start step 'nowhere' does not exist"),
         (("Hi {caller.name}", "Hi {name}"), 5, "undefined slot 'name'"),
         (("Hi {caller.name}", "Hi {pin|fancy}"), 5, "unknown formatter 'fancy'"),
@@ -134,4 +134,4 @@ def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["check", str(good)]) == 0
     assert main(["check", str(good), str(bad)]) == 1
     out = capsys.readouterr().out
-    assert f"{bad}:7: step 'ask_pin' goes to unknown step 'nope'" in out
+    assert f"{bad}:12: step 'ask_pin' goes to unknown step 'nope'" in out  # next: line

@@ -224,3 +224,62 @@ def test_tones_mixed_into_speech_are_detected(tone_dbfs: float, min_recall: floa
         expected += len(keys)
     assert invented == 0
     assert found / expected >= min_recall
+
+
+def _reference_votes(detector: DtmfDetector, frames: np.ndarray) -> list[str | None]:
+    """The straightforward analysis: every test on every window, complex DFT bins."""
+    d = detector
+    freqs = np.array(ROWS + COLS + tuple(2 * f for f in ROWS + COLS))
+    basis = np.exp(-2j * np.pi * freqs[:, None] * np.arange(d.window)[None, :] / d.sample_rate)
+    spectrum = np.stack([basis @ frame for frame in frames])
+    power = np.abs(spectrum) ** 2
+    magnitude = np.abs(spectrum)
+    total = np.einsum("ij,ij->i", frames, frames)
+    half = d.window // 2
+    first_half = np.einsum("ij,ij->i", frames[:, :half], frames[:, :half])
+    second_half = total - first_half
+    rows, cols = power[:, :4], power[:, 4:8]
+    r, c = np.argmax(rows, axis=1), np.argmax(cols, axis=1)
+    idx = np.arange(len(frames))
+    pr, pc = rows[idx, r], cols[idx, c]
+    ok = (pr >= d._min_power) & (pc >= d._min_power)
+    ok &= (pc <= pr * d._normal_twist) & (pr <= pc * d._reverse_twist)
+    ok &= np.sort(rows, axis=1)[:, -2] * d._peak_margin <= pr
+    ok &= np.sort(cols, axis=1)[:, -2] * d._peak_margin <= pc
+    ok &= 2.0 * (pr + pc) / d.window >= d._min_tone_ratio * total
+    mr, mc = magnitude[idx, r], magnitude[idx, c + 4]
+    hr, hc = magnitude[idx, 8 + r], magnitude[idx, 12 + c]
+    ok &= hr <= d._harmonic * mr + d._leak[r, c + 4] * mc
+    ok &= hc <= d._harmonic * mc + d._leak[c + 4, r] * mr
+    ok &= np.minimum(first_half, second_half) >= d._steadiness * np.maximum(first_half, second_half)
+    return [KEYS[r[i]][c[i]] if ok[i] else None for i in range(len(frames))]
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_staged_votes_equal_the_full_analysis(rate: int) -> None:
+    """The detector skips work for windows that fail early; the votes must not change."""
+    rng = np.random.default_rng(3)
+    detector = DtmfDetector(rate)
+    signals = [np.asarray(resample(clip, 16000, rate), np.float64) for _, clip in speech_clips()]
+    for _ in range(30):
+        keys = rng.choice(list("0123456789*#ABCD"), size=4)
+        parts = [
+            dtmf_tone(k, rng.uniform(10, 90), rate, rng.uniform(-45, -3), rng.uniform(-6, 10))
+            for k in keys
+        ]
+        tones = with_gaps(parts, gap=int(rng.integers(0, rate // 20))).astype(np.float64)
+        noise = rng.normal(0, rng.choice([0.0, 30.0, 300.0, 3000.0]), tones.size)
+        signals.append(np.clip(np.rint(tones + noise), -32768, 32767))
+    votes = 0
+    for signal in signals:
+        count = (len(signal) - detector.window) // detector.hop + 1
+        for first in range(0, count, 50):
+            n = min(50, count - first)
+            begin = first * detector.hop
+            frames = np.stack(
+                [signal[begin + k * detector.hop :][: detector.window] for k in range(n)]
+            )
+            got = detector._votes(signal, begin, n)
+            assert got == _reference_votes(detector, frames)
+            votes += sum(v is not None for v in got)
+    assert votes > 100  # the comparison covered real key votes, not only rejections

@@ -341,3 +341,39 @@ def test_properties_under_random_network(  # noqa: PLR0917 - hypothesis passes t
     assert s.lost == len(call.drop)
     assert s.duplicates == len(call.dups)
     assert s.late == 0 and s.overflow == 0 and s.resets == 0
+
+
+class _CheckedRender(JitterBuffer):
+    """Renders every frame both ways: the one-packet fast path must equal the general one."""
+
+    rendered = 0
+
+    def _render(self, start: int, n: int) -> tuple[Pcm, int, int, int | None, int]:
+        fast = super()._render(start, n)
+        general = self._render_general(start, n)
+        assert np.array_equal(fast[0], general[0])
+        assert fast[1:] == general[1:]
+        self.rendered += 1
+        return fast
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    packet_ms=st.sampled_from([10, 20, 30, 40]),
+    ppm=st.floats(-100, 100),
+    jitter_ms=st.floats(0, 60),
+    loss=st.floats(0, 0.2),
+    dup=st.floats(0, 0.1),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_single_packet_render_equals_general_render(  # noqa: PLR0917 - hypothesis passes them by name
+    packet_ms: int, ppm: float, jitter_ms: float, loss: float, dup: float, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    call = Call(packet_ms=packet_ms, seconds=5, ppm=ppm, jitter_ms=jitter_ms, seed=seed)
+    call.drop = {i for i in range(1, call.count - 1) if rng.random() < loss}
+    call.dups = {i for i in range(call.count) if i not in call.drop and rng.random() < dup}
+    jb = _CheckedRender(RATE)
+    frames, _, _ = call.run(jb)
+    check_frames(frames, call)
+    assert jb.rendered > 0

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from callbot.media.codec import AudioCodec, CodecName
 from callbot.media.rtcp import RtcpPacket, RtcpType, parse_rtcp, serialize_rtcp
@@ -176,3 +179,39 @@ def test_rtcp_compound_with_padding_and_bye() -> None:
 def test_malformed_rtcp_is_rejected_precisely(data: bytes, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_rtcp(data)
+
+
+def _parse_outcome(parse: Callable[[bytes], RtpPacket], data: bytes) -> RtpPacket | str:
+    try:
+        return parse(data)
+    except ValueError as exc:
+        return f"ValueError: {exc}"
+
+
+@given(
+    st.one_of(
+        st.integers(0, 255),  # any first octet: most take the general path
+        st.just(0x80),  # version 2, no padding, extension or CSRC: the fast path
+    ),
+    st.integers(0, 255),
+    st.binary(max_size=200),
+)
+def test_fast_parse_equals_general_parse(first: int, second: int, rest: bytes) -> None:
+    """The bare-header fast path gives the same packet, or the same error, as the full parser."""
+    data = bytes((first, second)) + rest
+    fast = _parse_outcome(RtpPacket.parse, data)
+    general = _parse_outcome(RtpPacket.parse_general, data)
+    assert fast == general
+    if isinstance(fast, RtpPacket) and first == 0x80:
+        assert fast.serialize() == data
+        assert fast == RtpPacket(
+            fast.payload_type,
+            fast.sequence_number,
+            fast.timestamp,
+            fast.ssrc,
+            fast.payload,
+            fast.marker,
+            fast.csrc,
+            fast.extension,
+            fast.padding,
+        )

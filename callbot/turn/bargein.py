@@ -1,0 +1,150 @@
+"""Barge-in arbitration: pause the bot at the caller's onset, then resume or discard.
+
+Pure policy on the media clock (ms), no I/O: the conversation wiring feeds it
+speech begin/end, transcripts and the passing media time, and carries out
+what it answers. A short backchannel ("uh-huh", "네") or noise resumes the
+bot where it paused; anything longer or with content discards the rest of
+the bot's turn. During a yes/no ask an acknowledgement is an answer, so it
+discards too; a non-interruptible prompt is never paused.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+BACKCHANNELS = frozenset(
+    {
+        "uh-huh", "uh huh", "uhuh", "mm-hmm", "mm hmm", "mhm", "mm", "hmm", "hm", "um",
+        "uh", "yeah", "yes", "yep", "yup", "ok", "okay", "right", "sure", "alright",
+        "i see", "got it", "oh", "ah", "aha",
+        "네", "예", "응", "음", "어", "아", "네네", "예예", "그렇군요", "그래요",
+    }
+)  # fmt: skip
+_WORDS = re.compile(r"[^\w\s'-]+", re.UNICODE)
+
+
+def is_backchannel(text: str, words: frozenset[str] = BACKCHANNELS) -> bool:
+    """True if the text is only acknowledgements ("Yeah, yeah." / "Mm-hmm." / "네 네")."""
+    clean = " ".join(_WORDS.sub(" ", text.lower()).split())
+    if not clean:
+        return False
+    if clean in words:
+        return True
+    return all(tok in words or tok.strip("-") in words for tok in clean.split())
+
+
+class Verdict(enum.Enum):
+    NONE = "none"
+    PAUSE = "pause"  # stop sending now, keep the rest queued
+    RESUME = "resume"  # it was a backchannel or noise: continue where it paused
+    DISCARD = "discard"  # a real barge-in: drop the rest, report what was heard
+
+
+@dataclass(frozen=True)
+class BargeInSettings:
+    max_backchannel_ms: int = 700  # caller speech longer than this is a barge-in
+    noise_wait_ms: int = 1200  # after a short utterance, wait this long for its transcript
+    backchannels: frozenset[str] = BACKCHANNELS
+
+
+@dataclass(frozen=True)
+class SpeechPolicy:
+    """How the bot's current utterance may be interrupted (from the flow)."""
+
+    interruptible: bool = True
+    backchannel_is_answer: bool = False  # a yes/no ask: "yeah" answers it
+
+
+@dataclass
+class BargeInTimes:
+    onset_ms: int = 0  # first voiced sample of the caller's utterance
+    pause_ms: int = 0  # when playback was paused
+    decision_ms: int = 0
+
+
+@dataclass
+class _Pending:
+    utterance_id: str
+    policy: SpeechPolicy
+    times: BargeInTimes
+    speaking: bool = True
+    text_deadline_ms: int | None = None
+
+
+@dataclass
+class BargeInArbiter:
+    """One call's barge-in state; every method returns what to do now."""
+
+    settings: BargeInSettings = field(default_factory=BargeInSettings)
+    _pending: _Pending | None = None
+    _swallowed: set[str] = field(default_factory=set)
+    last: BargeInTimes | None = None  # times of the last decided onset
+
+    @property
+    def paused(self) -> bool:
+        return self._pending is not None
+
+    def swallows(self, utterance_id: str) -> bool:
+        """True for a caller utterance that was only a backchannel (not for the dialogue)."""
+        return utterance_id in self._swallowed
+
+    def on_speech_begin(
+        self, utterance_id: str, onset_ms: int, now_ms: int, *, bot_speaking: bool,
+        policy: SpeechPolicy,
+    ) -> Verdict:  # fmt: skip
+        if not bot_speaking or not policy.interruptible or self._pending is not None:
+            return Verdict.NONE
+        times = BargeInTimes(onset_ms=onset_ms, pause_ms=now_ms)
+        self._pending = _Pending(utterance_id, policy, times)
+        return Verdict.PAUSE
+
+    def on_speech_end(self, utterance_id: str, start_ms: int, end_ms: int, now_ms: int) -> Verdict:
+        p = self._pending
+        if p is None or p.utterance_id != utterance_id:
+            return Verdict.NONE
+        p.speaking = False
+        if end_ms - start_ms > self.settings.max_backchannel_ms:
+            return self._decide(Verdict.DISCARD, now_ms)
+        p.text_deadline_ms = now_ms + self.settings.noise_wait_ms
+        return Verdict.NONE
+
+    def on_transcript(self, utterance_id: str, text: str, *, final: bool, now_ms: int) -> Verdict:
+        p = self._pending
+        if p is None or p.utterance_id != utterance_id:
+            return Verdict.NONE
+        ack = is_backchannel(text, self.settings.backchannels)
+        if text.strip() and not ack:
+            return self._decide(Verdict.DISCARD, now_ms)  # content: no need to wait
+        if not final:
+            return Verdict.NONE
+        if ack and p.policy.backchannel_is_answer:
+            return self._decide(Verdict.DISCARD, now_ms)
+        self._swallowed.add(utterance_id)
+        return self._decide(Verdict.RESUME, now_ms)
+
+    def on_time(self, now_ms: int) -> Verdict:
+        """The media clock moved on: a long utterance or a missing transcript decides."""
+        p = self._pending
+        if p is None:
+            return Verdict.NONE
+        if p.speaking and now_ms - p.times.onset_ms > self.settings.max_backchannel_ms:
+            return self._decide(Verdict.DISCARD, now_ms)
+        if p.text_deadline_ms is not None and now_ms >= p.text_deadline_ms:
+            # No transcript: the recogniser heard nothing (a cough, a click, line noise).
+            self._swallowed.add(p.utterance_id)
+            return self._decide(Verdict.RESUME, now_ms)
+        return Verdict.NONE
+
+    def bot_finished(self) -> None:
+        """The bot's turn ended (or was discarded elsewhere): nothing left to arbitrate."""
+        self._pending = None
+
+    def _decide(self, verdict: Verdict, now_ms: int) -> Verdict:
+        p = self._pending
+        if p is not None:
+            p.times.decision_ms = now_ms
+            self.last = p.times
+        self._pending = None
+        return verdict

@@ -1,0 +1,169 @@
+"""Keeps the bot's own voice, coming back on the caller's leg, from looking like the caller.
+
+Two layers. WebRTC's echo canceller (the `livekit` package's
+`AudioProcessingModule`) subtracts the bot's outbound audio, fed as the
+far-end reference, from the inbound audio. It needs ~2 s of bot speech to
+converge, so a gate also compares each 10 ms of (cancelled) inbound audio
+with the loudest reference audio sent in the last `window_ms`: while the
+bot talks, inbound audio that is not clearly louder than what its echo
+could be is silenced before the VAD sees it. Until the canceller has heard
+`converge_ms` of reference the echo may be as loud as the bot itself (a
+"mixed" fork: 0 dB, 0-40 ms); after that the gate assumes `converged_gain`.
+Caller speech over the bot still passes: it adds energy the echo cannot have.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from callbot.media.g711 import Pcm
+
+log = logging.getLogger(__name__)
+_HISTORY = 150  # 10 ms slots of envelope kept for the echo-path estimate
+_MAX_LAG = 25  # slots: echo paths up to 250 ms
+_MIN_CORR = 0.6
+
+
+@dataclass(frozen=True)
+class EchoGuardSettings:
+    cancel: bool = True  # run the WebRTC canceller (needs the `livekit` package)
+    gate: bool = True
+    window_ms: int = 260  # echo paths up to ~200 ms plus reverberation
+    converge_ms: int = 2000  # reference heard before the canceller is trusted
+    converged_gain: float = 0.1  # echo energy left after convergence (-10 dB, conservative)
+    margin: float = 2.0  # inbound must exceed the possible echo by this (energy, 3 dB)
+    floor_rms: float = 60.0  # reference quieter than this cannot echo audibly
+    stream_delay_ms: int = 0
+
+
+class EchoGuard:
+    """Per call: `start()`, `reference()` each sent frame, `process()` inbound (10 ms multiples)."""
+
+    def __init__(self, sample_rate: int, settings: EchoGuardSettings | None = None) -> None:
+        self.sample_rate = sample_rate
+        self.settings = settings or EchoGuardSettings()
+        self._sub = sample_rate // 100  # 10 ms frames (the canceller's unit)
+        self._apm: Any = None
+        self._frame_cls: Any = None
+        self._ref: deque[tuple[float, float]] = deque()  # (media ms, energy) per 10 ms
+        self._ref_by_slot: dict[int, float] = {}  # 10 ms slot of the media clock -> energy
+        self._in_hist: deque[tuple[int, float]] = deque(maxlen=_HISTORY)
+        self._lag: int | None = None  # echo delay in 10 ms slots, once estimated
+        self._gain = 1.0  # echo energy / reference energy at that delay
+        self._since_estimate = 0
+        self._ref_rest = np.zeros(0, dtype=np.int16)
+        self._in_rest = np.zeros(0, dtype=np.int16)
+        self._heard_ref_ms = 0
+        self.gated_ms = 0
+        self.reference_ms = 0
+
+    def start(self) -> None:
+        if not self.settings.cancel or self._apm is not None:
+            return
+        try:
+            from livekit import rtc
+        except ImportError:
+            log.warning("echo cancellation off: the livekit package is not installed")
+            return
+        self._apm = rtc.AudioProcessingModule(echo_cancellation=True, high_pass_filter=True)
+        self._apm.set_stream_delay_ms(self.settings.stream_delay_ms)
+        self._frame_cls = rtc.AudioFrame
+
+    @property
+    def converged(self) -> bool:
+        return self._apm is not None and self._heard_ref_ms >= self.settings.converge_ms
+
+    def reference(self, pcm: Pcm, media_ms: float) -> None:
+        """Bot audio as it leaves, stamped with the media time it left at."""
+        data = np.concatenate((self._ref_rest, pcm)) if self._ref_rest.size else pcm
+        n = self._sub
+        whole = data.size - data.size % n
+        for i in range(0, whole, n):
+            frame = data[i : i + n]
+            energy = float(np.mean(frame.astype(np.float32) ** 2))
+            at = media_ms + i * 1000 / self.sample_rate
+            self._ref.append((at, energy))
+            self._ref_by_slot[round(at / 10)] = energy
+            if energy > self.settings.floor_rms**2:
+                self._heard_ref_ms += 10
+            self.reference_ms += 10
+            if self._apm is not None:
+                self._apm.process_reverse_stream(self._frame(frame))
+        self._ref_rest = data[whole:].copy()
+
+    def process(self, pcm: Pcm, media_ms: float) -> Pcm:
+        """Caller audio in; cancelled (and gated) audio of the same length out."""
+        data = np.concatenate((self._in_rest, pcm)) if self._in_rest.size else pcm
+        n = self._sub
+        whole = data.size - data.size % n
+        out = np.empty(whole, dtype=np.int16)
+        start_ms = media_ms - self._in_rest.size * 1000 / self.sample_rate
+        for i in range(0, whole, n):
+            frame = data[i : i + n]
+            if self._apm is not None:
+                f = self._frame(frame)
+                self._apm.process_stream(f)
+                frame = np.frombuffer(f.data, dtype=np.int16).copy()
+            if self.settings.gate and self._is_echo(frame, start_ms + i * 1000 / self.sample_rate):
+                frame = np.zeros(n, dtype=np.int16)
+                self.gated_ms += 10
+            out[i : i + n] = frame
+        self._in_rest = data[whole:].copy()
+        # Keep the length: the sub-frame remainder leaves with the next frame (10 ms late at most).
+        if out.size < pcm.size:
+            out = np.concatenate((np.zeros(pcm.size - out.size, dtype=np.int16), out))
+        return out[-pcm.size :] if out.size > pcm.size else out
+
+    def _is_echo(self, frame: Pcm, at_ms: float) -> bool:
+        s = self.settings
+        while self._ref and self._ref[0][0] < at_ms - s.window_ms - 20:
+            self._ref.popleft()
+        slot = round(at_ms / 10)
+        energy = float(np.mean(frame.astype(np.float32) ** 2))
+        self._in_hist.append((slot, energy))
+        self._since_estimate += 1
+        if self._since_estimate >= 10:
+            self._estimate_path(slot)
+        worst = max((e for t, e in self._ref if t <= at_ms + 10), default=0.0)
+        if worst <= s.floor_rms**2:
+            return False
+        if self._lag is not None:
+            # A known echo path: what the echo can be now is the reference one delay ago.
+            near = [self._ref_by_slot.get(slot - self._lag + k, 0.0) for k in (-1, 0, 1)]
+            return energy <= max(near) * min(1.0, self._gain * 2) * s.margin
+        gain = s.converged_gain if self.converged else 1.0
+        return energy <= worst * gain * s.margin
+
+    def _estimate_path(self, slot: int) -> None:
+        """Echo delay and gain from energy envelopes (log-energy correlation over ~1.5 s)."""
+        self._since_estimate = 0
+        floor = self.settings.floor_rms**2
+        for old in [k for k in self._ref_by_slot if k < slot - _HISTORY - _MAX_LAG]:
+            del self._ref_by_slot[old]
+        if len(self._in_hist) < _HISTORY // 2:
+            return
+        slots = np.array([k for k, _ in self._in_hist])
+        inbound = np.log10(np.array([e for _, e in self._in_hist]) + 1.0)
+        best, best_lag = 0.0, -1
+        for lag in range(_MAX_LAG + 1):
+            ref = np.array([self._ref_by_slot.get(int(k) - lag, 0.0) for k in slots])
+            if np.count_nonzero(ref > floor) < _HISTORY // 4:
+                continue
+            corr = float(np.corrcoef(np.log10(ref + 1.0), inbound)[0, 1])
+            if corr > best:
+                best, best_lag = corr, lag
+        if best < _MIN_CORR:
+            return
+        ref = np.array([self._ref_by_slot.get(int(k) - best_lag, 0.0) for k in slots])
+        loud = ref > floor
+        ratios = np.exp(inbound[loud] * np.log(10)) / ref[loud]
+        self._lag = best_lag
+        self._gain = float(np.clip(np.percentile(ratios, 40), 1e-3, 1.0))
+
+    def _frame(self, pcm: Pcm) -> Any:
+        return self._frame_cls(pcm.astype(np.int16).tobytes(), self.sample_rate, 1, pcm.size)

@@ -1,0 +1,92 @@
+"""The bot's own voice coming back never starts caller speech; a caller over it still does."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pytest
+
+from callbot.media.g711 import Pcm
+from callbot.media.resample import StreamResampler
+from callbot.models import load_manifest, model_file
+from callbot.stt.feed import telephone
+from callbot.stt.service import SttConfig
+from callbot.stt.wavfile import read_wav
+from callbot.turn.echo_guard import EchoGuard
+from callbot.vad.base import VadState, VoiceActivityDetector
+from callbot.vad.silero import SileroBackend, silero_session
+from tests.conftest import speech_dir
+
+pytestmark = pytest.mark.integration
+RATE = 8000
+FRAME = 160
+
+
+@cache
+def _session() -> object:
+    spec = load_manifest().get("silero-vad-v6")
+    return silero_session(model_file(spec, spec.files[0].name))
+
+
+@cache
+def _clip(name: str) -> Pcm:
+    pcm, rate = read_wav(speech_dir() / f"{name}.wav")
+    return telephone(pcm, rate)
+
+
+def _bot() -> Pcm:
+    # 9 s of continuous bot speech: two clips back to back.
+    return np.concatenate((_clip("en_librivox_0870"), _clip("en_librivox_0920")))[: 9 * RATE]
+
+
+def _onsets(gain_db: float, delay_ms: int, caller: np.ndarray | None, caller_at_s: float,
+            guard_on: bool = True) -> list[float]:  # fmt: skip
+    """Run bot + echo (+ caller) through the guard and the call's VAD; speech onsets (s)."""
+    bot = _bot()
+    delay = delay_ms * RATE // 1000
+    gain = float(10 ** (gain_db / 20))
+    echo = np.concatenate((np.zeros(delay), bot[: bot.size - delay].astype(np.float64))) * gain
+    inbound = echo
+    if caller is not None:
+        at = int(caller_at_s * RATE)
+        inbound = inbound.copy()
+        inbound[at : at + caller.size] += caller[: inbound.size - at]
+    inbound_pcm = np.clip(inbound, -32768, 32767).astype(np.int16)
+    guard = EchoGuard(RATE)
+    guard.start()
+    vad = VoiceActivityDetector(SileroBackend(_session()), 16000, SttConfig().vad_narrowband)
+    up = StreamResampler(RATE, 16000)
+    onsets: list[float] = []
+    for i in range(0, bot.size - FRAME + 1, FRAME):
+        ms = i * 1000 / RATE
+        guard.reference(bot[i : i + FRAME], ms)
+        frame = inbound_pcm[i : i + FRAME]
+        clean = guard.process(frame, ms) if guard_on else frame
+        for t in vad.process(up.process(clean)):
+            if t.state is VadState.SPEAKING:
+                onsets.append(t.sample / 16000)
+    return onsets
+
+
+CASES = [(0, 0), (0, 20), (0, 40), (-6, 80), (-10, 120), (-20, 200), (-3, 150)]
+
+
+@pytest.mark.parametrize(("gain_db", "delay_ms"), CASES)
+def test_echo_alone_never_starts_speech(gain_db: float, delay_ms: int) -> None:
+    assert _onsets(gain_db, delay_ms, None, 0) == []
+
+
+def test_without_the_guard_the_echo_does_start_speech() -> None:
+    assert _onsets(-10, 80, None, 0, guard_on=False)
+
+
+@pytest.mark.parametrize(("gain_db", "delay_ms"), CASES)
+def test_a_caller_over_the_echo_still_starts_speech(gain_db: float, delay_ms: int) -> None:
+    bot, caller = _bot(), _clip("en_goforward").astype(np.float64)
+    caller *= np.sqrt(np.mean(bot.astype(np.float64) ** 2) / np.mean(caller**2))  # same level
+    first = np.flatnonzero(np.abs(caller) > 1000)[0] / RATE
+    for at, late_s in ((1.5, 1.0), (5.0, 0.6)):  # while the canceller converges, and after
+        onsets = _onsets(gain_db, delay_ms, caller, at)
+        assert onsets, f"caller at {at} s not detected"
+        assert at + first - 0.1 <= onsets[0] <= at + first + late_s, onsets

@@ -1,0 +1,40 @@
+"""`callbot call` against a real server (echo flow): it talks, listens and saves both legs."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import speech_dir
+from tests.grpc_helpers import running_server
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("mode", ["--grpc", "--rtp"])
+async def test_call_client_saves_both_legs(tmp_path: Path, mode: str) -> None:
+    out = tmp_path / "call.wav"
+    async with running_server(tmp_path, echo_delay_ms=200) as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "callbot.cli", "call", mode, "--flow", "echo",
+            "--address", f"127.0.0.1:{server.port}",
+            "--wav", str(speech_dir() / "en_cards_001.wav"), "--out", str(out),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        stdout, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, stdout.decode()
+    assert b"accepted: flow echo" in stdout
+    with wave.open(str(out), "rb") as w:
+        assert (w.getnchannels(), w.getframerate()) == (2, 8000)
+        legs = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+    caller, bot = legs[:, 0].astype(float), legs[:, 1].astype(float)
+    assert np.abs(caller).max() > 1000, "the caller spoke"
+    # The bot leg is the echo: the caller's speech again, about 200 ms later.
+    corr = np.correlate(bot, caller[: 8000 * 2], mode="valid")
+    lag_ms = int(np.argmax(corr)) / 8
+    assert 150 <= lag_ms <= 500, lag_ms

@@ -1,0 +1,136 @@
+"""Listener with a fake model: previous finals prompt the next decode, in order, at any speed."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+from callbot.clock import LoopClock
+from callbot.stt.events import ListenEvent, ListenEventKind, TurnSettings
+from callbot.stt.listener import Listener
+from callbot.stt.whisper import Decoded
+from callbot.vad.base import Float, VadParams, VoiceActivityDetector
+from callbot.workers import LaneExecutor
+
+RATE = 16000
+
+
+class _Loud:
+    sample_rate = RATE
+    frame_samples = 512
+
+    def probability(self, frame: Float) -> float:
+        return 0.9 if float(np.abs(frame).max()) > 0.1 else 0.05
+
+    def reset(self) -> None:
+        pass
+
+
+class _Engine:
+    """Answers "alpha", "beta", …; the first decode waits for `gate`."""
+
+    def __init__(self) -> None:
+        self.prompts: list[str | None] = []
+        self.started = threading.Event()
+        self.gate = threading.Event()
+
+    def decode(self, audio: Any, *, prompt: str | None = None, **_: Any) -> Decoded:
+        n = len(self.prompts)
+        self.prompts.append(prompt)
+        self.started.set()
+        if n == 0:
+            self.gate.wait()
+        text = ("alpha", "beta", "gamma")[n]
+        return Decoded(text, (), "en", 1.0, -0.2, 0.05, 1.2, audio.size / RATE, 15.0)
+
+
+class _Config:
+    languages = ("en", "ko")
+    beam_size = 5
+
+
+class _Service:
+    def __init__(self, engine: _Engine) -> None:
+        self.executor = LaneExecutor(1)
+        self.config = _Config()
+        self._engine = engine
+
+    def engine(self, language: str) -> _Engine:
+        return self._engine
+
+    def new_vad(self, sample_rate: int, *, narrowband: bool = False) -> VoiceActivityDetector:
+        return VoiceActivityDetector(_Loud(), sample_rate, VadParams())
+
+
+def _speech(pattern: list[tuple[bool, int]]) -> np.ndarray:
+    return np.concatenate(
+        [np.full(RATE * ms // 1000, 8000 if loud else 0, dtype=np.int16) for loud, ms in pattern]
+    )
+
+
+async def _two_utterances(*, context: bool) -> tuple[_Engine, list[ListenEvent], int]:
+    engine = _Engine()
+    service = _Service(engine)
+    service.executor.start()
+    events: list[ListenEvent] = []
+    settings = TurnSettings(silence_ms=500, partial_interval_ms=0, prompt=None)
+    listener = Listener(service, sample_rate=RATE, clock=LoopClock(), settings=settings,  # type: ignore[arg-type]
+                        on_event=events.append, speculative=False, context=context)  # fmt: skip
+    listener.start()
+    audio = _speech([(False, 300), (True, 600), (False, 800), (True, 600), (False, 800)])
+    try:
+        for i in range(0, audio.size, 320):
+            listener.push(audio[i : i + 320])
+            await asyncio.sleep(0)
+        assert await asyncio.to_thread(engine.started.wait, 60)
+        queued_while_blocked = service.executor.backlog
+        engine.gate.set()
+        await listener.aclose(timeout_s=60)
+    finally:
+        engine.gate.set()
+        service.executor.shutdown()
+    return engine, events, queued_while_blocked
+
+
+async def test_a_final_waits_for_the_previous_one_and_is_prompted_with_it() -> None:
+    engine, events, queued = await _two_utterances(context=True)
+    assert queued == 0  # both utterances ended; the second is held until the first lands
+    assert engine.prompts == [None, "alpha"]
+    finals = [e for e in events if e.kind is ListenEventKind.FINAL]
+    assert [(e.utterance_id, e.text) for e in finals] == [("u1", "alpha"), ("u2", "beta")]
+
+
+async def test_without_context_finals_do_not_wait() -> None:
+    engine, events, queued = await _two_utterances(context=False)
+    assert queued == 1  # queued at once behind the first
+    assert engine.prompts == [None, None]
+    finals = [e.text for e in events if e.kind is ListenEventKind.FINAL]
+    assert finals == ["alpha", "beta"]  # delivered in order all the same
+
+
+@pytest.mark.parametrize("prompt", ["Card names.", None])
+async def test_set_turn_clears_the_context(prompt: str | None) -> None:
+    engine = _Engine()
+    engine.gate.set()
+    service = _Service(engine)
+    service.executor.start()
+    listener = Listener(service, sample_rate=RATE, clock=LoopClock(), speculative=False,  # type: ignore[arg-type]
+                        settings=TurnSettings(silence_ms=500, partial_interval_ms=0))  # fmt: skip
+    listener.start()
+    try:
+        for pattern in ([(True, 600), (False, 800)], [(True, 600), (False, 800)]):
+            audio = _speech(pattern)
+            for i in range(0, audio.size, 320):
+                listener.push(audio[i : i + 320])
+                await asyncio.sleep(0)
+            while len(engine.prompts) < 1 or listener._pending:
+                await asyncio.sleep(0.01)
+            listener.set_turn(TurnSettings(silence_ms=500, partial_interval_ms=0, prompt=prompt))
+        await listener.aclose(timeout_s=60)
+    finally:
+        service.executor.shutdown()
+    assert engine.prompts == [None, prompt]  # the first answer is not the second's context

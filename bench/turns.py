@@ -202,6 +202,8 @@ class Turn:
     barge_in: bool = False  # the bot discarded its line (barge_in event) in this window
     resumed: bool = False
     endpoint_in_pause: int = 0
+    barge_metrics: pb.TurnMetrics | None = None
+    finals: list[str] = field(default_factory=list)  # what the bot heard (synthetic speech)
 
 
 @dataclass
@@ -385,6 +387,11 @@ def _analyse(caller: Caller) -> None:
                     t.paused_at = _last_before_gap(caller.arrivals, t.onset)
                 if m.bot_speech.state == _STATE.BOT_SPEECH_STATE_RESUMED:
                     t.resumed = True
+            if m.HasField("transcript") and m.transcript.is_final and at <= window_end:
+                t.finals.append(m.transcript.text)
+            if (m.HasField("turn_metrics") and t.barge_metrics is None and t.kind != "answer"
+                    and m.turn_metrics.barge_in_pause_ms and at <= window_end):  # fmt: skip
+                t.barge_metrics = m.turn_metrics
             if (m.HasField("turn_metrics") and t.metrics is None and t.kind in ("answer", "barge")
                     and m.turn_metrics.first_outbound_frame_ms and at >= t.end - 2.0):  # fmt: skip
                 t.metrics = m.turn_metrics
@@ -528,8 +535,8 @@ def summarize(turns: list[Turn], **info: Any) -> dict[str, Any]:
     paused_set = [t for t in answers if t.pauses]
     barges = [t for t in turns if t.kind == "barge" and t.start]
     barge_ms = [(t.paused_at - t.onset) * 1000 for t in barges if t.paused_at is not None]
-    server_barge = [float(t.metrics.barge_in_pause_ms) - t.metrics.barge_in_onset_ms for t in barges
-                    if t.metrics is not None and t.metrics.barge_in_pause_ms]  # fmt: skip
+    server_barge = [float(m.barge_in_pause_ms - m.barge_in_onset_ms)
+                    for m in (t.barge_metrics for t in barges) if m is not None]  # fmt: skip
     noise = [t for t in turns if t.kind == "noise" and t.start]
     bcs = [t for t in turns if t.kind == "backchannel" and t.start]
     return {
@@ -567,6 +574,8 @@ def summarize(turns: list[Turn], **info: Any) -> dict[str, Any]:
         "backchannels": len(bcs),
         "backchannels_resumed": len([t for t in bcs if t.resumed]),
         "backchannels_ended_bot_turn": len([t for t in bcs if t.barge_in]),
+        "backchannel_finals": sorted({f for t in bcs for f in t.finals}),
+        "noise_finals": sorted({f for t in noise for f in t.finals}),
     }
 
 

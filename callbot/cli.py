@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +24,9 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Small models on 2 cores: thread wake-ups cost more than they save (DESIGN §6).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     args_list = list(sys.argv[1:] if argv is None else argv)
     # Subcommands with their own argument parsers.
     if args_list[:1] == ["flow"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -78,9 +79,12 @@ async def test_no_personal_data_leaves_the_process(tmp_path: Path) -> None:
     exported += [p.read_text() for p in (tmp_path / "jsonl").glob("*.jsonl")]
     logs = stream.getvalue().splitlines()
     assert len(exported) > 20 and len(logs) >= len(spoken)
+    # Random hex ids (event ids, message ids) may contain a fragment by chance.
+    hex_ids = re.compile(r"[0-9a-f]{32}")
     for line in exported + logs:
+        text = hex_ids.sub("<id>", line)
         for secret in SECRETS + FRAGMENTS:
-            assert secret not in line, (secret, line[:200])
+            assert secret not in text, (secret, line[:200])
     assert any("[CARD]" in line for line in exported) and any("[RRN]" in line for line in logs)
     last = json.loads(exported[-1].splitlines()[-1])
     keyed = "".join(t["dtmf"] for t in last["record"]["turns"][-29:])

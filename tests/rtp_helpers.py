@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+import numpy as np
+import numpy.typing as npt
+
+from callbot.media import g711
 from callbot.media.rtp import RtpPacket
 
 
@@ -77,3 +82,31 @@ def pcap_udp_payloads(path: Path) -> Iterator[tuple[float, bytes]]:
             continue
         udp = ip[(ip[0] & 0x0F) * 4 :]
         yield sec + frac / (1e9 if nano else 1e6), bytes(udp[8:])
+
+
+def decode_8k(path: Path) -> npt.NDArray[np.int16]:
+    """A clip as 8 kHz mono int16, decoded and resampled by ffmpeg (a real peer's view)."""
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-af", "aresample=8000", "-ac", "1",
+         "-f", "s16le", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout  # fmt: skip
+    return np.frombuffer(raw, dtype="<i2").astype(np.int16)
+
+
+def send_ulaw_at_1x(
+    peer: UdpPeer, port: int, audio: npt.NDArray[np.int16], ssrc: int = 0x55, lead_s: float = 0.05
+) -> list[asyncio.TimerHandle]:
+    """Schedule `audio` as 20 ms µ-law RTP packets on an absolute 1x schedule.
+
+    Returns the timer handles; cancel them when the test ends early.
+    """
+    loop = asyncio.get_running_loop()
+    start = loop.time() + lead_s
+    handles = []
+    for i in range(audio.size // 160):
+        pcm = audio[160 * i : 160 * (i + 1)]
+        data = RtpPacket(0, i % 65536, 160 * i, ssrc, g711.ulaw_encode(pcm)).serialize()
+        handles.append(loop.call_at(start + 0.02 * i, peer.send, data, port))
+    return handles

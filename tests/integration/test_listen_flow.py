@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from callbot.media import g711
-from callbot.media.rtp import RtpPacket
 from callbot.stt.wer import errors as word_errors
 from callbot.v1 import callbot_pb2 as pb
 from tests.conftest import speech_dir
@@ -22,36 +18,16 @@ from tests.grpc_helpers import (
     running_server,
     start_message,
 )
-from tests.rtp_helpers import udp_peer
+from tests.rtp_helpers import decode_8k, send_ulaw_at_1x, udp_peer
 
 pytestmark = pytest.mark.integration
 
 
-def _clip_8k(name: str) -> np.ndarray:
-    raw = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(speech_dir() / f"{name}.wav"),
-            "-af",
-            "aresample=8000",
-            "-ac",
-            "1",
-            "-f",
-            "s16le",
-            "-",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
-    return np.frombuffer(raw, dtype="<i2").astype(np.int16)
-
-
 async def test_listen_flow_transcribes_rtp_speech(tmp_path: Path) -> None:
     reference = "he was not an ill disposed young man"
-    audio = np.concatenate([_clip_8k("en_librivox_0880"), np.zeros(8000 * 2, dtype=np.int16)])
+    audio = np.concatenate(
+        [decode_8k(speech_dir() / "en_librivox_0880.wav"), np.zeros(8000 * 2, dtype=np.int16)]
+    )
     async with (
         running_server(tmp_path, stt_languages="en") as server,
         channel_to(server) as ch,
@@ -62,20 +38,7 @@ async def test_listen_flow_transcribes_rtp_speech(tmp_path: Path) -> None:
         )
         port = (await read_until(stream, "accepted"))[-1].accepted.local_rtp.port
         peer = await udp_peer()
-        loop = asyncio.get_running_loop()
-        start = loop.time() + 0.05
-        frames = audio.size // 160
-        handles = [
-            loop.call_at(
-                start + 0.02 * i,
-                peer.send,
-                RtpPacket(
-                    0, i, 160 * i, 7, g711.ulaw_encode(audio[160 * i : 160 * i + 160])
-                ).serialize(),
-                port,
-            )
-            for i in range(frames)
-        ]
+        handles = send_ulaw_at_1x(peer, port, audio, ssrc=7)
         try:
             msgs = await read_until(stream, "transcript", timeout=30)
             while not (msgs[-1].HasField("transcript") and msgs[-1].transcript.is_final):

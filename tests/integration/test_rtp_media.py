@@ -26,7 +26,7 @@ from tests.grpc_helpers import (
     running_server,
     start_message,
 )
-from tests.rtp_helpers import pcap_udp_payloads, udp_peer
+from tests.rtp_helpers import decode_8k, pcap_udp_payloads, send_ulaw_at_1x, udp_peer
 
 pytestmark = pytest.mark.integration
 
@@ -162,39 +162,14 @@ async def test_ffmpeg_rtp_is_received_sample_exact(tmp_path: Path, codec: int, f
 
 async def test_echo_comes_back_to_the_sender_paced(tmp_path: Path) -> None:
     """A scripted peer replays ffmpeg-made packets at 1x and gets the echo back."""
-    pcm = np.frombuffer(
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-i",
-                str(speech_dir() / "en_cards_002.wav"),
-                "-ar",
-                "8000",
-                "-ac",
-                "1",
-                "-f",
-                "s16le",
-                "-",
-            ],
-            check=True,
-            capture_output=True,
-        ).stdout,
-        dtype="<i2",
-    ).astype(np.int16)
+    pcm = decode_8k(speech_dir() / "en_cards_002.wav")
     frames = [pcm[i : i + 160] for i in range(0, pcm.size - 159, 160)]
     async with running_server(tmp_path, echo_delay_ms=200) as server, channel_to(server) as ch:
         stream = open_call(ch)
         port = await _rtp_call(stream, "echo-rtp")
         peer = await udp_peer()
-        loop = asyncio.get_running_loop()
-        start = loop.time() + 0.05
-        handles = []
+        handles = send_ulaw_at_1x(peer, port, np.concatenate(frames), ssrc=0x1234)
         try:
-            for i, frame in enumerate(frames):  # at 1x, on an absolute schedule
-                pkt = RtpPacket(0, (1000 + i) % 65536, 160 * i, 0x1234, g711.ulaw_encode(frame))
-                handles.append(loop.call_at(start + 0.02 * i, peer.send, pkt.serialize(), port))
             await asyncio.sleep(0.02 * len(frames) + 0.6)
             await stream.write(pb.ClientMessage(hangup=pb.Hangup()))
             await read_all(stream)
@@ -373,27 +348,7 @@ async def test_sipp_rfc2833_pcaps_become_dtmf_events(tmp_path: Path) -> None:
 
 
 async def test_inband_tones_in_speech_become_dtmf_events(tmp_path: Path) -> None:
-    pcm = np.frombuffer(
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-i",
-                str(speech_dir() / "en_librivox_0890.wav"),
-                "-af",
-                "aresample=8000",
-                "-ac",
-                "1",
-                "-f",
-                "s16le",
-                "-",
-            ],
-            check=True,
-            capture_output=True,
-        ).stdout,
-        dtype="<i2",
-    ).astype(np.float64)[: 8000 * 3]
+    pcm = decode_8k(speech_dir() / "en_librivox_0890.wav").astype(np.float64)[: 8000 * 3]
     keys = {"1": (697, 1209), "5": (770, 1336), "9": (852, 1477), "#": (941, 1477)}
     t = np.arange(800) / 8000  # 100 ms tones, -10 dBFS per tone
     amp = 32768 * 10 ** (-10 / 20)
@@ -405,15 +360,8 @@ async def test_inband_tones_in_speech_become_dtmf_events(tmp_path: Path) -> None
         stream = open_call(ch)
         port = await _rtp_call(stream, "inband")
         peer = await udp_peer()
-        loop = asyncio.get_running_loop()
-        start = loop.time() + 0.05
-        handles = []
+        handles = send_ulaw_at_1x(peer, port, audio)
         try:
-            for i in range(audio.size // 160):
-                data = RtpPacket(
-                    0, i, 160 * i, 0x55, g711.ulaw_encode(audio[160 * i : 160 * (i + 1)])
-                )
-                handles.append(loop.call_at(start + 0.02 * i, peer.send, data.serialize(), port))
             await asyncio.sleep(0.02 * (audio.size // 160) + 0.5)
             await stream.write(pb.ClientMessage(hangup=pb.Hangup()))
             events = await _dtmf_events(stream)

@@ -33,8 +33,8 @@ from typing import Any, cast
 
 import grpc
 import numpy as np
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.serving import wait_serving
 from callbot.media import g711
 from callbot.v1 import callbot_pb2 as pb
 from callbot.v1 import callbot_pb2_grpc as pb_grpc
@@ -127,23 +127,6 @@ def _receiver(socks: list[socket.socket], conn: Connection) -> None:
             "cpu_s": _cpu_seconds(os.getpid()) - cpu0,
         }
     )
-
-
-async def _wait_ready(port: int, timeout_s: float = 300.0) -> None:
-    """Wait until the server reports SERVING (it loads its models first)."""
-    deadline = time.monotonic() + timeout_s
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2.0)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass  # not listening yet
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready after {timeout_s:.0f} s")
-            await asyncio.sleep(0.5)
 
 
 async def _open_calls(port: int, n: int) -> tuple[grpc.aio.Channel, list[Any], list[int]]:
@@ -248,7 +231,7 @@ def main() -> int:
 
     proc = subprocess.Popen([sys.executable, "-m", "callbot.cli", "serve"], env=env)
     try:
-        asyncio.run(_wait_ready(args.port))
+        asyncio.run(wait_serving(args.port))
         results = []
         for n in (int(x) for x in args.steps.split(",")):
             r = _step(n, args.seconds, args.port, proc.pid)

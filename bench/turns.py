@@ -42,8 +42,8 @@ from typing import Any, cast
 import grpc
 import numpy as np
 import numpy.typing as npt
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.serving import wait_serving
 from callbot.config import Settings
 from callbot.media import g711
 from callbot.media.rtp import RtpPacket
@@ -599,22 +599,6 @@ def unexplained_pauses(phase_turns: list[Turn], events: list[tuple[float, pb.Ser
 # -------------------------------------------------------------------- driver
 
 
-async def _wait_ready(port: int, timeout_s: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2.0)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready after {timeout_s:.0f} s")
-            await asyncio.sleep(0.5)
-
-
 def _line(name: str, r: dict[str, Any]) -> str:
     v, b = r["voice_to_voice_ms"], r["breakdown_p50_ms"]
     return (f"{name}: {r['calls']} calls, {r['caller_turns']} turns  v2v p50 {v['p50']} ms "
@@ -682,7 +666,7 @@ def main() -> int:
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "callbot.cli", "serve"], env=env)
     try:
-        asyncio.run(_wait_ready(args.port))
+        asyncio.run(wait_serving(args.port))
         load = os.getloadavg()
         results = asyncio.run(_phases(args, args.port, proc.pid))
     finally:

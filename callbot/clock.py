@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -75,8 +74,6 @@ class VirtualClock:
         return self._now
 
     def wall(self) -> datetime:
-        from datetime import timedelta
-
         return self._epoch + timedelta(seconds=self._now - self._start)
 
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
@@ -103,8 +100,3 @@ class VirtualClock:
             if not handle.cancelled:
                 callback()
         self._now = end
-
-
-def wall_now() -> float:
-    """Seconds since the epoch, for records only (never for measuring)."""
-    return time.time()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import wave
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -17,45 +18,29 @@ _FLUSH_SECONDS = 1.0
 
 
 class _WriterThread:
-    """One background thread does every recording's file I/O, in order."""
+    """One background thread does every recording's file I/O, in submission order."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[str, object, object, Future[None] | None]] = (
+        self._queue: queue.SimpleQueue[tuple[Callable[[], None], Future[None] | None]] = (
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, op: str, target: object, data: object, done: Future[None] | None) -> None:
+    def submit(self, job: Callable[[], None], done: Future[None] | None = None) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="callbot-recording-writer", daemon=True
                 )
                 self._thread.start()
-        self._queue.put((op, target, data, done))
+        self._queue.put((job, done))
 
     def _run(self) -> None:
         while True:
-            op, target, data, done = self._queue.get()
+            job, done = self._queue.get()
             try:
-                if op == "open":
-                    assert isinstance(target, Recording) and isinstance(data, Path)
-                    data.parent.mkdir(parents=True, exist_ok=True)
-                    wav = wave.open(str(data), "wb")  # noqa: SIM115 - closed by the "close" op
-                    wav.setnchannels(2)
-                    wav.setsampwidth(2)
-                    wav.setframerate(target.sample_rate)
-                    target.wav = wav
-                elif op == "write":
-                    assert isinstance(target, Recording) and isinstance(data, bytes)
-                    if target.wav is not None:
-                        target.wav.writeframesraw(data)
-                elif op == "close":
-                    assert isinstance(target, Recording)
-                    if target.wav is not None:
-                        target.wav.close()
-                        target.wav = None
+                job()
                 if done is not None:
                     done.set_result(None)
             except Exception as exc:  # a disk error must not kill the writer
@@ -85,7 +70,7 @@ class Recording:
         self._started = False
 
     def start(self) -> None:
-        _WRITER.submit("open", self, self.path, None)
+        _WRITER.submit(self._open_file)
         self._started = True
 
     def pause(self) -> None:
@@ -130,7 +115,8 @@ class Recording:
         bot = self._bot[:n]
         stereo[: caller.size, 0] = caller
         stereo[: bot.size, 1] = bot
-        _WRITER.submit("write", self, stereo.tobytes(), None)
+        data = stereo.tobytes()
+        _WRITER.submit(lambda: self._write_file(data))
         self._caller = self._caller[n:]
         self._bot = self._bot[n:]
         self._base = upto
@@ -142,6 +128,25 @@ class Recording:
             done.set_result(None)
             return done
         self._flush(self._base + max(self._caller.size, self._bot.size))
-        _WRITER.submit("close", self, None, done)
+        _WRITER.submit(self._close_file, done)
         self._started = False
         return done
+
+    # Run on the writer thread only.
+
+    def _open_file(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        wav = wave.open(str(self.path), "wb")  # noqa: SIM115 - closed by _close_file
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(self.sample_rate)
+        self.wav = wav
+
+    def _write_file(self, data: bytes) -> None:
+        if self.wav is not None:
+            self.wav.writeframesraw(data)
+
+    def _close_file(self) -> None:
+        if self.wav is not None:
+            self.wav.close()
+            self.wav = None

@@ -126,6 +126,13 @@ class LaneExecutor:
         with self._cond:
             return len(self._heap)
 
+    def backlog_by_lane(self) -> dict[Lane, int]:
+        with self._cond:
+            counts = dict.fromkeys(Lane, 0)
+            for job in self._heap:
+                counts[Lane(job.lane)] += 1
+            return counts
+
     def would_shed(self) -> bool:
         """True when a partial submitted now would be refused."""
         with self._cond:

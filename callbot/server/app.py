@@ -78,6 +78,8 @@ class CallbotServer:
         )
         self.handlers = HandlerFactory(self.clock, s.echo_delay_ms)
         self.handlers.catalog = load_catalog(s.flows_dir)
+        rejected = self.metrics.calls_rejected
+        self.handlers.on_refused = lambda: rejected.labels("speech_capacity").inc()
         policy = StartPolicy(
             default_language=s.default_language,
             languages=frozenset({"en", "ko", "auto"}),
@@ -181,6 +183,7 @@ class CallbotServer:
         stt = SttService(SttConfig(workers=s.stt_workers, max_calls=s.stt_max_calls))
         await asyncio.to_thread(stt.load, languages)
         self.stt = handlers.stt = stt
+        self.metrics.watch_executor(stt.executor)
         if not handlers.catalog:
             return
         flows = [loaded.flow for loaded in handlers.catalog.values()]

@@ -65,11 +65,17 @@ class CallFactory:
 
     def new_session(self, config: CallConfig, emit: EmitFn) -> CallSession:
         o = self.options
+        observe = self.metrics.observe_event
+
+        def emit_observed(msg: pb.ServerMessage) -> None:
+            observe(msg)
+            emit(msg)
+
         return CallSession(
             config,
             clock=self.clock,
             pacer=self._pacer,
-            emit=emit,
+            emit=emit_observed,
             server_id=o.server_id,
             make_handler=self._handlers.maker_for(config.flow),
             redact_text=self._exporter.redactor.text if self._exporter else None,
@@ -137,5 +143,5 @@ class CallFactory:
         except OSError:
             log.exception("call record could not be written")
         if self._exporter is not None:
-            self._exporter.call_ended(session.record)
+            await self._exporter.call_ended(session.record)
         self.sessions.remove(live)

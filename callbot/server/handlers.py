@@ -40,6 +40,8 @@ class HandlerFactory:
         self.tts: TtsService | None = None
         self.embedder: Embedder | None = None
         self.catalog: Mapping[str, LoadedFlow] = {}
+        # Called when the speech pool refuses a call (counted on /metrics).
+        self.on_refused: Callable[[], None] = lambda: None
 
     @property
     def flows(self) -> frozenset[str]:
@@ -72,7 +74,7 @@ class HandlerFactory:
         )
         handler = ListenHandler(listener, session.send, media_samples=lambda: session.media_samples)
         listener.set_event_sink(handler.handle)
-        _start(listener.start)
+        self._start(listener.start)
         return handler
 
     def _conversation(self, session: CallSession, loaded: LoadedFlow) -> MediaHandler:
@@ -90,14 +92,14 @@ class HandlerFactory:
             settings=ConversationSettings(grpc_marks=cfg.media_mode is MediaMode.GRPC),
         )
         session.record.flow_version = flow.version
-        _start(handler.start)
+        self._start(handler.start)
         return handler
 
-
-def _start(start: Callable[[], None]) -> None:
-    try:
-        start()
-    except Refused as exc:
-        raise ContractError(
-            pb.ERROR_CODE_RESOURCE_EXHAUSTED, "speech recognition is at capacity"
-        ) from exc
+    def _start(self, start: Callable[[], None]) -> None:
+        try:
+            start()
+        except Refused as exc:
+            self.on_refused()
+            raise ContractError(
+                pb.ERROR_CODE_RESOURCE_EXHAUSTED, "speech recognition is at capacity"
+            ) from exc

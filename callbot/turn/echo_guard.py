@@ -10,6 +10,13 @@ could be is silenced before the VAD sees it. Until the canceller has heard
 `converge_ms` of reference the echo may be as loud as the bot itself (a
 "mixed" fork: 0 dB, 0-40 ms); after that the gate assumes `converged_gain`.
 Caller speech over the bot still passes: it adds energy the echo cannot have.
+
+Most forks carry no echo at all (the switch cancels it, or the fork is the
+caller's leg only). There the canceller only hurts: during double talk its
+suppressor eats the caller's words. So the raw inbound level is compared with
+the reference too, and once a second of bot speech has come back at least
+`echo_free_db` below the bot, the call counts as echo-free and the caller's
+audio passes untouched (the canceller keeps adapting in the background).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ class EchoGuardSettings:
     margin: float = 2.0  # inbound must exceed the possible echo by this (energy, 3 dB)
     floor_rms: float = 60.0  # reference quieter than this cannot echo audibly
     stream_delay_ms: int = 0
+    echo_free_db: float = -30.0  # raw echo this far below the bot: no echo to remove
 
 
 class EchoGuard:
@@ -53,6 +61,9 @@ class EchoGuard:
         self._ref: deque[tuple[float, float]] = deque()  # (media ms, energy) per 10 ms
         self._ref_by_slot: dict[int, float] = {}  # 10 ms slot of the media clock -> energy
         self._in_hist: deque[tuple[int, float]] = deque(maxlen=_HISTORY)
+        self._raw_hist: deque[tuple[int, float]] = deque(maxlen=_HISTORY)
+        self.echo_free = False  # decided from the raw inbound level while the bot talks
+        self._echo_free_gain = 10 ** (self.settings.echo_free_db / 10)
         self._lag: int | None = None  # echo delay in 10 ms slots, once estimated
         self._gain = 1.0  # echo energy / reference energy at that delay
         self._since_estimate = 0
@@ -85,7 +96,7 @@ class EchoGuard:
         whole = data.size - data.size % n
         for i in range(0, whole, n):
             frame = data[i : i + n]
-            energy = float(np.mean(frame.astype(np.float32) ** 2))
+            energy = _energy(frame)
             at = media_ms + i * 1000 / self.sample_rate
             self._ref.append((at, energy))
             self._ref_by_slot[round(at / 10)] = energy
@@ -105,11 +116,14 @@ class EchoGuard:
         start_ms = media_ms - self._in_rest.size * 1000 / self.sample_rate
         for i in range(0, whole, n):
             frame = data[i : i + n]
+            at_ms = start_ms + i * 1000 / self.sample_rate
+            self._raw_hist.append((round(at_ms / 10), _energy(frame)))
             if self._apm is not None:
                 f = self._frame(frame)
                 self._apm.process_stream(f)
-                frame = np.frombuffer(f.data, dtype=np.int16).copy()
-            if self.settings.gate and self._is_echo(frame, start_ms + i * 1000 / self.sample_rate):
+                if not self.echo_free:
+                    frame = np.frombuffer(f.data, dtype=np.int16).copy()
+            if self.settings.gate and self._is_echo(frame, at_ms) and not self.echo_free:
                 frame = np.zeros(n, dtype=np.int16)
                 self.gated_ms += 10
             out[i : i + n] = frame
@@ -124,7 +138,7 @@ class EchoGuard:
         while self._ref and self._ref[0][0] < at_ms - s.window_ms - 20:
             self._ref.popleft()
         slot = round(at_ms / 10)
-        energy = float(np.mean(frame.astype(np.float32) ** 2))
+        energy = _energy(frame)
         self._in_hist.append((slot, energy))
         self._since_estimate += 1
         if self._since_estimate >= 10:
@@ -145,14 +159,17 @@ class EchoGuard:
         floor = self.settings.floor_rms**2
         for old in [k for k in self._ref_by_slot if k < slot - _HISTORY - _MAX_LAG]:
             del self._ref_by_slot[old]
+        self._judge_echo_free(floor)
         if len(self._in_hist) < _HISTORY // 2:
             return
         slots = np.array([k for k, _ in self._in_hist])
         inbound = np.log10(np.array([e for _, e in self._in_hist]) + 1.0)
+        if not inbound.std():
+            return  # digital silence: nothing to correlate with
         best, best_lag = 0.0, -1
         for lag in range(_MAX_LAG + 1):
             ref = np.array([self._ref_by_slot.get(int(k) - lag, 0.0) for k in slots])
-            if np.count_nonzero(ref > floor) < _HISTORY // 4:
+            if np.count_nonzero(ref > floor) < _HISTORY // 4 or not ref.std():
                 continue
             corr = float(np.corrcoef(np.log10(ref + 1.0), inbound)[0, 1])
             if corr > best:
@@ -164,6 +181,32 @@ class EchoGuard:
         ratios = np.exp(inbound[loud] * np.log(10)) / ref[loud]
         self._lag = best_lag
         self._gain = float(np.clip(np.percentile(ratios, 40), 1e-3, 1.0))
+        if self._gain > self._echo_free_gain:
+            self.echo_free = False  # the bot's voice does come back after all
+
+    def _judge_echo_free(self, floor: float) -> None:
+        """Echo-free when the raw inbound stays far below the bot's audio of the last 250 ms."""
+        if len(self._raw_hist) < _HISTORY:
+            return
+        slots = np.array([k for k, _ in self._raw_hist])
+        first = int(slots[0]) - _MAX_LAG
+        ref = np.array([self._ref_by_slot.get(k, 0.0) for k in range(first, int(slots[-1]) + 1)])
+        # Mean reference energy over each slot's echo window (any delay up to 250 ms).
+        window = np.convolve(ref, np.ones(_MAX_LAG + 1) / (_MAX_LAG + 1), mode="valid")
+        near = window[slots - int(slots[0])]
+        loud = near > floor
+        if np.count_nonzero(loud) < _HISTORY * 2 // 3:
+            return  # not enough bot speech heard back yet: keep the last verdict
+        raw = np.array([e for _, e in self._raw_hist])
+        # The 40th percentile: a caller talking over part of it does not hide an echo.
+        # Sticky: a caller talking over the bot for long is not an echo; only a
+        # correlated echo path (`_estimate_path`) takes the verdict back.
+        if float(np.percentile(raw[loud] / near[loud], 40)) < self._echo_free_gain:
+            self.echo_free = True
 
     def _frame(self, pcm: Pcm) -> Any:
         return self._frame_cls(pcm.astype(np.int16).tobytes(), self.sample_rate, 1, pcm.size)
+
+
+def _energy(frame: Pcm) -> float:
+    return float(np.mean(frame.astype(np.float32) ** 2))

@@ -90,3 +90,23 @@ def test_a_caller_over_the_echo_still_starts_speech(gain_db: float, delay_ms: in
         onsets = _onsets(gain_db, delay_ms, caller, at)
         assert onsets, f"caller at {at} s not detected"
         assert at + first - 0.1 <= onsets[0] <= at + first + late_s, onsets
+
+
+def test_without_echo_a_caller_over_the_bot_passes_untouched() -> None:
+    """Most forks carry no echo: the canceller must not eat a caller who talks over the bot."""
+    bot, caller = _bot(), _clip("en_goforward")
+    rng = np.random.default_rng(7)
+    inbound = rng.normal(0, 8, bot.size)  # line noise, no echo
+    at = 5 * RATE
+    inbound[at : at + caller.size] += caller[: bot.size - at]
+    inbound_pcm = np.clip(inbound, -32768, 32767).astype(np.int16)
+    guard = EchoGuard(RATE)
+    guard.start()
+    out = []
+    for i in range(0, bot.size - FRAME + 1, FRAME):
+        guard.reference(bot[i : i + FRAME], i / 8)
+        out.append(guard.process(inbound_pcm[i : i + FRAME], i / 8))
+    assert guard.echo_free
+    heard = np.concatenate(out)
+    # From a few seconds in (the verdict), the caller's audio is passed sample for sample.
+    assert np.array_equal(heard[at:], inbound_pcm[at : heard.size])

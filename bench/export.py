@@ -33,14 +33,14 @@ URL = "amqp://guest:guest@127.0.0.1:5672/"
 RESULTS = ROOT / "bench/results/export.json"
 
 
-async def _one_call(exporter: Exporter, call_id: str) -> int:
+def _one_call(exporter: Exporter, call_id: str) -> int:
     record = make_record(call_id)
     exporter.call_started(record)
     for i in range(3):
         turn = TurnRecord("caller", "speech", i * 1000, i * 1000 + 900, text=f"I lost my card {i}")
         record.turns.append(turn)
         exporter.turn_final(record, turn)
-    await exporter.call_ended(finish(record))
+    exporter.call_ended(finish(record))
     return 5
 
 
@@ -56,7 +56,7 @@ async def throughput(calls: int, rabbitmq: bool, jsonl: bool) -> dict[str, Any]:
         publish_s = 0.0
         for c in range(calls):
             t0 = time.perf_counter()
-            events += await _one_call(exporter, f"bench-{c}")
+            events += _one_call(exporter, f"bench-{c}")
             publish_s += time.perf_counter() - t0
             if c % 50 == 0:
                 await asyncio.sleep(0)
@@ -96,7 +96,7 @@ async def tick_lateness(export: bool, seconds: float = 8.0, calls: int = 50) -> 
                     record.turns.append(turn)
                     exporter.turn_final(record, turn)
             if export:
-                await exporter.call_ended(finish(record))
+                exporter.call_ended(finish(record))
 
         await asyncio.gather(*(call(n) for n in range(calls)))
         await exporter.aclose(timeout_s=30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -34,16 +35,24 @@ STRUCTURAL_KEYS = frozenset(
 
 @dataclass(frozen=True)
 class ExportEvent:
-    """One message to export; `body` is the JSON document, `event_id` its message id."""
+    """One message to export; `body` is the JSON document, `event_id` its message id.
+
+    `late` adds the parts that are costly to build (the whole call record): the
+    writer thread calls it, so the event loop never spends its time there.
+    """
 
     kind: str
     call_id: str
     event_id: str
     seq: int
     body: dict[str, Any]
+    late: Callable[[], dict[str, Any]] | None = None
+
+    def full_body(self) -> dict[str, Any]:
+        return {**self.body, **self.late()} if self.late is not None else self.body
 
     def to_json(self) -> str:
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.full_body(), ensure_ascii=False, separators=(",", ":"))
 
 
 def _envelope(kind: str, record: CallRecord, seq: int, now: datetime) -> dict[str, Any]:
@@ -59,8 +68,8 @@ def _envelope(kind: str, record: CallRecord, seq: int, now: datetime) -> dict[st
     }
 
 
-def _event(body: dict[str, Any]) -> ExportEvent:
-    return ExportEvent(body["event"], body["call_id"], body["event_id"], body["seq"], body)
+def _event(body: dict[str, Any], late: Callable[[], dict[str, Any]] | None = None) -> ExportEvent:
+    return ExportEvent(body["event"], body["call_id"], body["event_id"], body["seq"], body, late)
 
 
 def call_header(record: CallRecord) -> dict[str, Any]:
@@ -84,9 +93,8 @@ def turn_final(
 
 
 def call_ended(record: CallRecord, seq: int, now: datetime) -> ExportEvent:
-    body = _envelope(CALL_ENDED, record, seq, now)
-    body["record"] = record.to_dict()
-    return _event(body)
+    """The record is serialised later, on the writer thread: the call has ended."""
+    return _event(_envelope(CALL_ENDED, record, seq, now), lambda: {"record": record.to_dict()})
 
 
 def _copy(value: Any) -> Any:

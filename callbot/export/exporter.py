@@ -136,16 +136,10 @@ class Exporter:
         seq = self._next_seq(record.call_id)
         self.publish(ev.turn_final(record, turn, position, seq, self._clock.wall()))
 
-    async def call_ended(self, record: CallRecord) -> None:
+    def call_ended(self, record: CallRecord) -> None:
         """After `record.finish()`: the full record; the call's sequence is forgotten."""
-        seq, now = self._next_seq(record.call_id), self._clock.wall()
+        self.publish(ev.call_ended(record, self._next_seq(record.call_id), self._clock.wall()))
         self._seqs.pop(record.call_id, None)
-        if not self.enabled:
-            return
-        # The whole record is the biggest body there is: it is built off the loop, so
-        # the frames of other calls do not wait on it. The call has ended: nothing else
-        # touches `record` meanwhile.
-        self.publish(await asyncio.to_thread(ev.call_ended, record, seq, now))
 
     def publish(self, event: ExportEvent) -> None:
         """Non-blocking; never raises for a full outbox or a missing broker (counted instead)."""

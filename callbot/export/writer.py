@@ -128,7 +128,7 @@ class ExportWriter:
         for op in ops:
             if isinstance(op, _Write):
                 try:
-                    body = self._redact(op.event.body)
+                    body = self._redact(op.event.full_body())
                     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
                 except (TypeError, ValueError):
                     log.exception("export: an event could not be serialised")

@@ -143,5 +143,5 @@ class CallFactory:
         except OSError:
             log.exception("call record could not be written")
         if self._exporter is not None:
-            await self._exporter.call_ended(session.record)
+            self._exporter.call_ended(session.record)
         self.sessions.remove(live)

@@ -30,14 +30,14 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 
 
-async def _call(exporter: Exporter, call_id: str, turns: int = 3) -> int:
+def _call(exporter: Exporter, call_id: str, turns: int = 3) -> int:
     record = make_record(call_id)
     exporter.call_started(record)
     for i in range(turns):
         turn = TurnRecord("caller", "speech", i * 1000, i * 1000 + 900, text=f"turn {i}")
         record.turns.append(turn)
         exporter.turn_final(record, turn)
-    await exporter.call_ended(finish(record))
+    exporter.call_ended(finish(record))
     return turns + 2
 
 
@@ -56,7 +56,7 @@ async def test_events_arrive_on_their_keys_and_validate(tmp_path: Path) -> None:
     ):
         exporter = Exporter(export_settings(tmp_path, export_rabbitmq_url=URL), clock=LoopClock())
         await exporter.start()
-        await _call(exporter, "keys-1", turns=2)
+        _call(exporter, "keys-1", turns=2)
         assert await exporter.aclose(timeout_s=20)
         started, turns, ended = (
             await drain(started_q, 1),
@@ -86,14 +86,14 @@ async def test_a_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path) -> 
         calls = [f"outage-{i}" for i in range(20)]
         try:
             for call_id in calls[:7]:
-                await _call(exporter, call_id)
+                _call(exporter, call_id)
             stopping = asyncio.ensure_future(broker_ctl("stop_app"))
             for call_id in calls[7:14]:  # while the broker goes down
-                await _call(exporter, call_id)
+                _call(exporter, call_id)
                 await asyncio.sleep(0.05)
             await stopping
             for call_id in calls[14:]:  # while it is down
-                await _call(exporter, call_id)
+                _call(exporter, call_id)
             await asyncio.sleep(0.5)
             assert exporter.spooled > 0
         finally:
@@ -120,7 +120,7 @@ async def main():
     exporter = Exporter(settings, clock=LoopClock())
     await exporter.start()
     for i in range(5):
-        await _call(exporter, f"killed-{{i}}")
+        _call(exporter, f"killed-{{i}}")
     await exporter._writer.flush()
     print("SPOOLED", exporter.spooled, flush=True)
     await asyncio.sleep(3600)

@@ -69,7 +69,7 @@ async def test_no_personal_data_leaves_the_process(tmp_path: Path) -> None:
                 turn = TurnRecord("caller", "dtmf", 2000, 2100, dtmf=key)
                 record.turns.append(turn)
                 exporter.turn_final(record, turn)
-            await exporter.call_ended(finish(record))
+            exporter.call_ended(finish(record))
             assert await exporter.aclose(timeout_s=20)
             messages = await drain(queue, 2 + len(spoken) + len(CARD) + len(PHONE) + 2)
     finally:

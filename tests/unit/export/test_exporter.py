@@ -61,7 +61,7 @@ async def test_jsonl_gets_every_event_redacted_and_valid(tmp_path: Path) -> None
         turn = TurnRecord("caller", "dtmf", 9000, 9100, dtmf=key)
         record.turns.append(turn)
         exporter.turn_final(record, turn)
-    await exporter.call_ended(finish(record))
+    exporter.call_ended(finish(record))
     assert await exporter.aclose(timeout_s=5)
     lines = _lines(tmp_path / "jsonl")
     assert [line["event"] for line in lines] == ["call.started", "turn.final"] + [
@@ -120,7 +120,7 @@ async def test_the_outbox_bound_sheds_then_drops(tmp_path: Path) -> None:
     exporter = Exporter(settings, clock=clock, metrics=metrics)
     await exporter.start()
     for i in range(200):
-        await exporter.call_ended(finish(make_record(f"c{i}")))
+        exporter.call_ended(finish(make_record(f"c{i}")))
         await exporter._writer.flush()  # type: ignore[union-attr]
     kept = exporter.spooled
     exporter.call_started(make_record("late"))

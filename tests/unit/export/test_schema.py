@@ -39,10 +39,10 @@ def test_events_validate_and_are_one_family() -> None:
     turn = ev.turn_final(record, record.turns[1], 1, 1, NOW)
     ended = ev.call_ended(finish(record), 2, NOW)
     for event in (started, turn, ended):
-        assert errors(event.body, EVENT_SCHEMA) == [], event.kind
-        assert event.body["event_id"] == event.event_id
-    assert ended.body["record"]["outcome"] == "transferred"
-    assert ended.body["record"]["transfer_target"] == "agents"
+        assert errors(event.full_body(), EVENT_SCHEMA) == [], event.kind
+        assert event.full_body()["event_id"] == event.event_id
+    assert ended.full_body()["record"]["outcome"] == "transferred"
+    assert ended.full_body()["record"]["transfer_target"] == "agents"
 
 
 def test_invalid_documents_are_refused() -> None:

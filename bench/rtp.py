@@ -1,6 +1,6 @@
 """RTP echo capacity: concurrent calls until outbound pacing or sequence breaks.
 
-One load-generator (this process plus a forked sender and a forked receiver
+One load generator (this process plus a sender and a receiver process
 sharing the calls' UDP sockets) drives N echo calls over RTP against a
 `callbot serve` subprocess. Calls send 20 ms µ-law packets at independent
 phases spread over the interval, as real callers do. The receiver reads the
@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import multiprocessing as mp
 import os
 import random
 import selectors
@@ -27,7 +26,6 @@ import struct
 import subprocess
 import sys
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
@@ -49,9 +47,8 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _sender(socks: list[socket.socket], conn: Connection) -> None:
+def _sender(socks: list[socket.socket], ports: list[int], seconds: float) -> dict[str, Any]:
     """Send one 20 ms packet per call per interval, each call at its own phase."""
-    ports, seconds = conn.recv()
     payload = g711.ulaw_encode((800 * np.sin(np.arange(160) * 0.15)).astype(np.int16))
     rng = random.Random(1)
     phases = [rng.random() * INTERVAL for _ in ports]
@@ -72,12 +69,11 @@ def _sender(socks: list[socket.socket], conn: Connection) -> None:
             pkt = header.pack(0x80, 0, n & 0xFFFF, (n * 160) & 0xFFFFFFFF, 0x1000 + i) + payload
             socks[i].sendto(pkt, ("127.0.0.1", ports[i]))
         n += 1
-    conn.send(_cpu_seconds(os.getpid()))
+    return {"cpu_s": _cpu_seconds(os.getpid())}
 
 
-def _receiver(socks: list[socket.socket], conn: Connection) -> None:
+def _receiver(socks: list[socket.socket], seconds: float, warmup: float) -> dict[str, Any]:
     """Record (kernel arrival time, seq) of every bot packet, per call."""
-    seconds, warmup = conn.recv()
     sel = selectors.DefaultSelector()
     for i, s in enumerate(socks):
         s.setblocking(False)
@@ -116,17 +112,31 @@ def _receiver(socks: list[socket.socket], conn: Connection) -> None:
             else:
                 deviations.append(abs((tb - ta) - INTERVAL) * 1000)
     dev = np.array(deviations) if deviations else np.zeros(1)
-    conn.send(
-        {
-            "received": received,
-            "silent_calls": sum(1 for a in arrivals if not a),
-            "gaps": gaps,
-            "p50_ms": float(np.percentile(dev, 50)),
-            "p99_ms": float(np.percentile(dev, 99)),
-            "max_ms": float(dev.max()),
-            "cpu_s": _cpu_seconds(os.getpid()) - cpu0,
-        }
-    )
+    return {
+        "received": received,
+        "silent_calls": sum(1 for a in arrivals if not a),
+        "gaps": gaps,
+        "p50_ms": float(np.percentile(dev, 50)),
+        "p99_ms": float(np.percentile(dev, 99)),
+        "max_ms": float(dev.max()),
+        "cpu_s": _cpu_seconds(os.getpid()) - cpu0,
+    }
+
+
+def _role(role: str, fds: str) -> None:
+    """A generator process (sender or receiver) over the calls' inherited sockets.
+
+    Its own interpreter, not a fork: this process has used gRPC, and a forked
+    child of a gRPC process can hang. Parameters come as one JSON line on
+    stdin, the result leaves as one JSON line on stdout.
+    """
+    socks = [socket.socket(fileno=int(fd)) for fd in fds.split(",")]
+    args = json.loads(sys.stdin.readline())
+    if role == "sender":
+        result = _sender(socks, args["ports"], args["seconds"])
+    else:
+        result = _receiver(socks, args["seconds"], args["warmup"])
+    print(json.dumps(result), flush=True)
 
 
 async def _open_calls(port: int, n: int) -> tuple[grpc.aio.Channel, list[Any], list[int]]:
@@ -172,39 +182,53 @@ def _step(n: int, seconds: float, grpc_port: int, server_pid: int) -> dict[str, 
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 18)
         s.bind(("127.0.0.1", 0))
         socks.append(s)
-    ctx = mp.get_context("fork")  # before any gRPC channel exists in this process
-    send_parent, send_child = ctx.Pipe()
-    recv_parent, recv_child = ctx.Pipe()
-    sender = ctx.Process(target=_sender, args=(socks, send_child), daemon=True)
-    receiver = ctx.Process(target=_receiver, args=(socks, recv_child), daemon=True)
-    sender.start()
-    receiver.start()
+    # Not "fork": this process has used gRPC (health checks), and a forked child
+    # of a gRPC process can hang. The forkserver starts clean; sockets pass as fds.
+    fds = [sock.fileno() for sock in socks]
+
+    def spawn(role: str) -> subprocess.Popen[str]:
+        cmd = [sys.executable, "-m", "bench.rtp", "--role", role, "--fds", ",".join(map(str, fds))]
+        return subprocess.Popen(cmd, pass_fds=fds, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+
+    def talk(proc: subprocess.Popen[str], args: dict[str, Any]) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(args) + "\n")
+        proc.stdin.flush()
+
+    def result(proc: subprocess.Popen[str]) -> dict[str, Any]:
+        out, _ = proc.communicate(timeout=seconds + 60)
+        return cast(dict[str, Any], json.loads(out))
+
+    sender, receiver = spawn("sender"), spawn("receiver")
 
     async def run() -> dict[str, Any]:
         channel, streams, ports = await _open_calls(grpc_port, n)
         cpu0 = _cpu_seconds(server_pid)
         t0 = time.monotonic()
-        recv_parent.send((seconds, 2.0))
-        send_parent.send((ports, seconds))
-        result: dict[str, Any] = await asyncio.to_thread(recv_parent.recv)
-        sender_cpu = await asyncio.to_thread(send_parent.recv)
+        talk(receiver, {"seconds": seconds, "warmup": 2.0})
+        talk(sender, {"ports": ports, "seconds": seconds})
+        got = await asyncio.to_thread(result, receiver)
+        sender_cpu = (await asyncio.to_thread(result, sender))["cpu_s"]
         elapsed = time.monotonic() - t0
         server_cpu = _cpu_seconds(server_pid) - cpu0
         await _close_calls(channel, streams)
-        result.update(
+        got.update(
             calls=n,
             server_cpu_core=server_cpu / elapsed,
             server_cpu_pct_per_100_calls=100 * server_cpu / elapsed / n * 100,
-            generator_cpu_core=(sender_cpu + result.pop("cpu_s")) / elapsed,
+            generator_cpu_core=(sender_cpu + got.pop("cpu_s")) / elapsed,
             expected=int(n * (seconds - 2.0) / INTERVAL),
         )
-        return result
+        return got
 
     try:
         return asyncio.run(run())
     finally:
-        sender.join(5)
-        receiver.join(5)
+        for proc in (sender, receiver):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(5)
         for s in socks:
             s.close()
 
@@ -217,7 +241,12 @@ def main() -> int:
     parser.add_argument(
         "--keep-going", action="store_true", help="run every step even after one fails"
     )
+    parser.add_argument("--role", choices=("sender", "receiver"), help=argparse.SUPPRESS)
+    parser.add_argument("--fds", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.role:
+        _role(args.role, args.fds)
+        return 0
     env = dict(os.environ)
     env.update(
         CALLBOT_GRPC_ADDRESS=f"127.0.0.1:{args.port}",

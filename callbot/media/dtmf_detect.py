@@ -120,6 +120,9 @@ class DtmfDetector:
     def process(self, pcm: Pcm) -> list[DetectedDigit]:
         """Feed a chunk; return the keys that ended in it."""
         self._pending = np.concatenate((self._pending, pcm.astype(np.float64)))
+        # Too quiet for any window to hold a tone at the minimum level
+        # (|X|^2 <= N * energy): silence and low noise cost one dot product.
+        quiet = float(np.dot(self._pending, self._pending)) * self.window < self._min_power
         count = (
             len(self._pending) - (self._next_window - self._offset) - self.window
         ) // self.hop + 1
@@ -129,7 +132,10 @@ class DtmfDetector:
         out: list[DetectedDigit] = []
         for first in range(0, count, _CHUNK_WINDOWS):
             chunk = min(_CHUNK_WINDOWS, count - first)
-            votes = self._votes(self._pending, begin + first * self.hop, chunk)
+            if quiet:
+                votes: list[str | None] = [None] * chunk
+            else:
+                votes = self._votes(self._pending, begin + first * self.hop, chunk)
             if self._digit is None and not any(votes):
                 continue  # no key sounding and none starting: nothing to step
             for k, vote in enumerate(votes):

@@ -194,7 +194,8 @@ class JitterBuffer:
         else:
             bisect.insort(self._starts, entry.start)
         self._entries[entry.start] = entry
-        self._end = None
+        if self._end is not None:
+            self._end = max(self._end, entry.end)
         self._enforce_bounds()
         return PushResult.STORED
 
@@ -291,7 +292,8 @@ class JitterBuffer:
                 break
             del entries[starts.pop(0)]
             self._last = entry
-            self._end = None
+            if not starts or entry.end >= (self._end or 0):
+                self._end = None  # the end may have left with it: recompute when asked
 
     def _render(self, start: int, n: int) -> tuple[Pcm, int, int, int | None, int]:
         """Samples [start, start+n) without side effects.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from pathlib import Path
@@ -167,7 +168,11 @@ class CallbotServer:
                 f"default_flow {s.default_flow!r} is not available "
                 f"(loaded: {', '.join(sorted(policy.flows))}; dialogue flows need stt_languages)"
             )
-        # Everything this build needs is loaded: ready for calls.
+        # Everything this build needs is loaded: ready for calls. The models' objects
+        # live as long as the process: frozen out of the collector, a full collection
+        # no longer walks them (it did, from the media loop, for tens of ms at a time).
+        gc.collect()
+        gc.freeze()
         self.sessions.ready = True
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info("serving", extra={"address": s.grpc_address, "port": self.port})

@@ -18,7 +18,7 @@ BACKCHANNELS = frozenset(
     {
         "uh-huh", "uh huh", "uhuh", "mm-hmm", "mm hmm", "mhm", "mm", "hmm", "hm", "um",
         "uh", "yeah", "yes", "yep", "yup", "ok", "okay", "right", "sure", "alright",
-        "i see", "got it", "oh", "ah", "aha",
+        "i see", "got it", "oh", "ah", "aha", "huh", "mhmm", "hmm-hmm", "m", "mm-hm",
         "네", "예", "응", "음", "어", "아", "네네", "예예", "그렇군요", "그래요",
     }
 )  # fmt: skip
@@ -32,7 +32,12 @@ def is_backchannel(text: str, words: frozenset[str] = BACKCHANNELS) -> bool:
         return False
     if clean in words:
         return True
-    return all(tok in words or tok.strip("-") in words for tok in clean.split())
+    # Whisper spells the same sound many ways ("Uh-uh.", "Mm-hm", "uh-huh-huh"):
+    # a hyphenated token counts when each of its parts is an acknowledgement.
+    return all(
+        tok in words or all(part in words for part in tok.split("-") if part)
+        for tok in clean.split()
+    )
 
 
 class Verdict(enum.Enum):

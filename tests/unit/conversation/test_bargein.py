@@ -110,3 +110,7 @@ def test_nothing_happens_when_the_bot_is_silent_or_finished() -> None:
 def test_backchannel_words() -> None:
     assert is_backchannel("Yeah, yeah.") and is_backchannel("mm-hmm") and is_backchannel("네 네")
     assert not is_backchannel("yeah I lost it") and not is_backchannel("")
+    # How tiny.en wrote a caller's "uh-huh" over the bot on 8 kHz audio, and kin.
+    for heard in ("Uh-uh.", "Uh-huh-huh.", "Mm-hm.", "Mhmm.", "uh huh"):
+        assert is_backchannel(heard), heard
+    assert not is_backchannel("card-holder") and not is_backchannel("uh-no")

@@ -59,6 +59,9 @@ class ConversationSettings:
     # The flow's stt_hints as Whisper hotwords. Off: with the twelve month names tiny.en
     # looped ("March, March, …", dropped as repetitive) on most 8 kHz date answers tried.
     hint_hotwords: bool = False
+    # End a turn ~300 ms after speech when its transcript already answers the ask
+    # (a yes/no, an intent, all digits of a fixed-length number).
+    early_end: bool = True
 
 
 class ConversationHandler:
@@ -287,6 +290,7 @@ class ConversationHandler:
                     silence_ms=hints.end_of_utterance_silence_ms,
                     no_input_ms=hints.no_input_timeout_ms,
                     hotwords=tuple(hints.stt_hints) if self.settings.hint_hotwords else (),
+                    complete=self.manager.complete_answer if self.settings.early_end else None,
                 )
             )
 

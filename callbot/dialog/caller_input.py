@@ -15,6 +15,10 @@ from callbot.dialog.model import AskStep
 from callbot.dialog.runner import FlowRunner
 from callbot.dialog.templates import REDACTED
 
+_COMPLETE_WHEN_READ = frozenset(
+    {InputType.YES_NO, InputType.CHOICE, InputType.INTENT, InputType.DIGITS, InputType.PHONE}
+)
+
 log = logging.getLogger(__name__)
 
 
@@ -37,6 +41,29 @@ class CallerInput(FlowRunner):
         step = self._ask.name if self._ask else (self._hook[1].name if self._hook else "")
         shown = REDACTED if self._sensitive_now() and text else text
         self._emit(CallerTurn(shown, source, step, outcome))
+
+    def complete_answer(self, text: str) -> bool:
+        """Would `text` alone fully answer the current ask? Pure: nothing changes.
+
+        The listener asks this of a speculative transcript after a short silence and
+        ends the turn at once when it is true, instead of waiting out the ask's whole
+        end-of-utterance silence. Only answers that cannot go on count: a yes/no, a
+        choice, an intent, or every digit of a fixed-length number. A date, an amount
+        or free text may continue after a pause ("March fifth … 1990").
+        """
+        ask = self._ask
+        kind = ask.expect.type if ask is not None else None
+        if ask is None or kind not in _COMPLETE_WHEN_READ or not text.strip():
+            return False
+        reading = self._reader.read_speech(ask, text, self.language, self._today())
+        if reading.kind != "value" or reading.value is None or reading.rest:
+            return False
+        if ask.confirm is not None and reading.value is False:
+            return False  # "no, … it's 4 5 6 7": a correction may follow
+        if kind in (InputType.DIGITS, InputType.PHONE):
+            spec = ask.expect
+            return spec.min_length == spec.max_length == len(str(reading.value))
+        return True
 
     def _on_partial(self, event: PartialTranscript) -> None:
         ask = self._ask

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,6 +63,10 @@ class TurnSettings:
     prompt: str | None = None  # Whisper initial prompt (domain words, style)
     hotwords: tuple[str, ...] = ()
     language: str | None = None  # switch the call's language from this turn on
+    # True when a transcript fully answers the question: the turn then ends after
+    # `early_silence_ms` instead of `silence_ms` (the dialogue's complete_answer).
+    complete: Callable[[str], bool] | None = None
+    early_silence_ms: int = 300
 
     @classmethod
     def from_hints(cls, hints: HintsLike, **overrides: object) -> TurnSettings:

@@ -48,6 +48,7 @@ class ListenerStats:
     speculative: int = 0
     speculative_used: int = 0
     speculative_wasted: int = 0
+    early_ends: int = 0  # turns ended early: the transcript already answered the question
     final_wait_ms: list[float] = field(default_factory=list)
 
 
@@ -63,6 +64,7 @@ class _Utterance:
     spec_voice: int = -1  # VAD last-voice position the speculative decode covered
     spec_audio: tuple[int, int] = (0, 0)
     spec_prompt: str | None = None
+    early_checked: Future[Decoded] | None = None  # the speculative decode already judged
     final: Future[Decoded] | None = None
     final_pcm: Audio | None = None  # kept while the final waits for the previous one
     final_audio: tuple[int, int] = (0, 0)
@@ -204,7 +206,10 @@ class Listener:
         if self._utt is not None:
             if self._speculative and self._utt.spec is None:
                 self._maybe_speculate(self._utt)
-            self._maybe_partial(self._utt)
+            if self._utt.spec is not None and self.settings.complete is not None:
+                self._maybe_end_early(self._utt)
+            if self._utt is not None:
+                self._maybe_partial(self._utt)
         else:
             self._buf.trim(self._pos - self._preroll)
 
@@ -292,6 +297,10 @@ class Listener:
             return
         silence = self.settings.silence_ms * _PER_MS
         wait = max(self._postroll, silence - self._spec_lead)
+        if self.settings.complete is not None:
+            # The answer may be complete already: have its transcript ready by the
+            # early end (a pause inside the answer wastes this decode).
+            wait = min(wait, max(self._postroll, self.settings.early_silence_ms * _PER_MS // 2))
         if self._pos - vad.last_voice_sample < wait:
             return
         span = self._audio_span(utt, vad.last_voice_sample)
@@ -301,6 +310,22 @@ class Listener:
         utt.spec_audio = span
         utt.spec_prompt = self._prompt()
         utt.spec = self._submit(Lane.FINAL, self._buf.slice(*span), words=True)
+
+    def _maybe_end_early(self, utt: _Utterance) -> None:
+        """End the utterance now if the speculative transcript answers the question."""
+        spec, vad, complete = utt.spec, self._vad, self.settings.complete
+        if spec is None or vad is None or complete is None or utt.early_checked is spec:
+            return
+        if not spec.done() or vad.state not in (VadState.STOPPING, VadState.QUIET):
+            return
+        if self._pos - vad.last_voice_sample < self.settings.early_silence_ms * _PER_MS:
+            return
+        utt.early_checked = spec  # one look per transcript
+        if spec.cancelled() or spec.exception() is not None or not complete(spec.result().text):
+            return
+        self.stats.early_ends += 1
+        for ev in self._ep.force_end(self._pos):
+            self._on_endpoint(ev)
 
     def _drop_spec(self, utt: _Utterance) -> None:
         if utt.spec is not None:

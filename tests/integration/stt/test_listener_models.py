@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -228,3 +229,42 @@ async def test_auto_language_waits_for_an_utterance_of_1_5_s(service: SttService
     assert listener.stats.utterances == 1
     assert listener.language == "auto"  # detected per utterance, not fixed yet
     assert all(e.language in ("en", "ko") for e in finals)
+
+
+@pytest.mark.parametrize("complete", [True, False])
+async def test_a_complete_answer_ends_the_turn_early(service: SttService, complete: bool) -> None:
+    """The dialogue says the transcript answers the question: ~300 ms of silence ends it."""
+    pcm, rate = read_wav(speech_dir() / "en_cards_003.wav")  # "seven of clubs"
+    asked: list[str] = []
+
+    def answers(text: str) -> bool:
+        asked.append(text)
+        return complete and "club" in text.lower()
+
+    settings = TurnSettings(silence_ms=1200, complete=answers)
+    events: list[ListenEvent] = []
+    ended_at: list[float] = []  # media ms fed when the end of speech was declared
+
+    def on_event(event: ListenEvent) -> None:
+        events.append(event)
+        if event.kind is ListenEventKind.SPEECH_END:
+            ended_at.append((time.monotonic() - t0) * 1000)
+
+    listener = Listener(service, sample_rate=8000, clock=LoopClock(), on_event=on_event,
+                        settings=settings)  # fmt: skip
+    listener.start()
+    t0 = time.monotonic()
+    try:
+        await feed(listener, telephone(pcm, rate), realtime=True)  # media ms = wall ms
+    finally:
+        await listener.aclose()
+    (final,) = _finals(events)
+    assert errors("seven of clubs", final.text)[0] == 0
+    assert asked, "the speculative transcript was offered to the dialogue"
+    silence = ended_at[0] - final.end_ms  # endpoint after the voice's end
+    if complete:
+        assert silence < 1000, silence  # before the 1200 ms the turn would have waited
+        assert listener.stats.early_ends == 1 and listener.stats.speculative_used == 1
+    else:
+        assert silence >= 1100, silence
+        assert listener.stats.early_ends == 0

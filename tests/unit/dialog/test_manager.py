@@ -233,3 +233,21 @@ def test_hook_runner_python_timeout_raise_and_webhook_allowlist(flow_en: Flow) -
     assert asyncio.run(runner.run(req("boom"))).error == "ZeroDivisionError"
     denied = asyncio.run(runner.run(req("crm", "webhook", "http://127.0.0.1:9/x")))
     assert not denied.ok and denied.error == "HookError"
+
+
+def test_complete_answers_let_the_listener_end_a_turn_early(flow_en: Flow) -> None:
+    m = new(flow_en)
+    m.start()
+    assert m.complete_answer("I lost my card")  # an intent: nothing more to wait for
+    assert not m.complete_answer("um") and not m.complete_answer("")
+    m.handle(FinalTranscript("I lost my card", 0.9, "a"))
+    # Four digits of four: complete. Two so far (a pause between groups): wait.
+    assert m.complete_answer("four five six seven")
+    assert not m.complete_answer("four five")
+    m.handle(FinalTranscript("4 5 6 7", 0.9, "b"))
+    # A date may go on after a pause ("March fifth … 1990"): never early.
+    assert not m.complete_answer("March 5th 1990")
+    m.handle(FinalTranscript("March 5th 1990", 0.9, "c"))
+    # The confirmation: "yes" ends it; "no" may be followed by a correction.
+    assert m.complete_answer("yes")
+    assert not m.complete_answer("no")

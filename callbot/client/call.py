@@ -28,6 +28,7 @@ TICK_S = 0.02
 # The caller speaks once the bot has been quiet this long (or never spoke).
 _IDLE_S = 0.8
 _MAX_WAIT_S = 20.0
+_GREETING_WAIT_S = 2.0
 
 
 class _Leg:
@@ -208,7 +209,13 @@ async def _talk(  # noqa: PLR0917 - one call's whole media timeline
     done_at: float | None = None
     while printer.ended is None:
         now = loop.time()
-        bot_idle = not printer.speaking and now - printer.last_bot_activity > _IDLE_S
+        # A caller waits for the greeting to end (the echo flow has none). _IDLE_S
+        # covers the audio the server sends ahead of playout in GRPC mode.
+        bot_idle = (
+            (printer.bot_lines > 0 or now - start > _GREETING_WAIT_S)
+            and not printer.speaking
+            and now - printer.last_bot_activity > _IDLE_S
+        )
         if speaking is None and queue and (bot_idle or now - waited_since > _MAX_WAIT_S):
             speaking, pos = queue.pop(0), 0
         if speaking is not None:

@@ -35,6 +35,25 @@ async def test_call_client_saves_both_legs(tmp_path: Path, mode: str) -> None:
     caller, bot = legs[:, 0].astype(float), legs[:, 1].astype(float)
     assert np.abs(caller).max() > 1000, "the caller spoke"
     # The bot leg is the echo: the caller's speech again, about 200 ms later.
-    corr = np.correlate(bot, caller[: 8000 * 2], mode="valid")
+    first = int(np.flatnonzero(np.abs(caller) > 1000)[0])  # the caller waits ~2 s first
+    corr = np.correlate(bot[first:], caller[first : first + 8000 * 2], mode="valid")
     lag_ms = int(np.argmax(corr)) / 8
     assert 150 <= lag_ms <= 500, lag_ms
+
+
+async def test_call_client_says_a_line_to_the_demo_flow(tmp_path: Path) -> None:
+    """The newcomer's first minute: the caller waits for the greeting, then is understood."""
+    async with running_server(tmp_path, stt_languages="en", default_flow="lost_card_en") as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "callbot.cli", "call", "--grpc",
+            "--address", f"127.0.0.1:{server.port}",
+            "--say", "I lost my card", "--out", str(tmp_path / "call.wav"),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        stdout, _ = await asyncio.wait_for(proc.communicate(), 90)
+    out = stdout.decode()
+    assert proc.returncode == 0, out
+    caller = [line for line in out.splitlines() if "caller:" in line]
+    assert caller and "card" in caller[0].lower(), out
+    assert "last four digits" in out.split(caller[0], 1)[1], out  # the flow moved on
+    assert "voice-to-voice" in out

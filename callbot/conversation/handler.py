@@ -131,7 +131,7 @@ class ConversationHandler:
             return
         start_ms = self.port.media_time_ms - pcm.size * 1000 / self.sample_rate
         self.listener.push(self.echo.process(pcm, start_ms), start_ms)
-        self._verdict(self.arbiter.on_time(self.port.media_time_ms))
+        self._verdict(self.arbiter.on_time(self.port.media_time_ms, voiced=self.listener.voiced))
         self._check_dropped()
 
     def on_dtmf(self, digits: str) -> None:

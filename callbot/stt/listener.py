@@ -173,6 +173,11 @@ class Listener:
         while (event := await self._queue.get()) is not None:
             yield event
 
+    @property
+    def voiced(self) -> bool:
+        """The VAD hears voice now (not in its hangover, not quiet)."""
+        return self._vad is not None and self._vad.state is VadState.SPEAKING
+
     def set_turn(self, settings: TurnSettings) -> None:
         """Settings for the next answer; the no-input timer starts now."""
         self.settings = settings

@@ -129,12 +129,17 @@ class BargeInArbiter:
         self._swallowed.add(utterance_id)
         return self._decide(Verdict.RESUME, now_ms)
 
-    def on_time(self, now_ms: int) -> Verdict:
-        """The media clock moved on: a long utterance or a missing transcript decides."""
+    def on_time(self, now_ms: int, *, voiced: bool = True) -> Verdict:
+        """The media clock moved on: a long utterance or a missing transcript decides.
+
+        `voiced` is the VAD's view now. The utterance's end (`on_speech_end`) only
+        comes with the endpoint, after the turn's whole end-of-utterance silence: a
+        short "uh-huh" whose voice has already stopped is not a long utterance.
+        """
         p = self._pending
         if p is None:
             return Verdict.NONE
-        if p.speaking and now_ms - p.times.onset_ms > self.settings.max_backchannel_ms:
+        if p.speaking and voiced and now_ms - p.times.onset_ms > self.settings.max_backchannel_ms:
             return self._decide(Verdict.DISCARD, now_ms)
         if p.text_deadline_ms is not None and now_ms >= p.text_deadline_ms:
             # No transcript: the recogniser heard nothing (a cough, a click, line noise).

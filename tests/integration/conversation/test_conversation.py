@@ -125,3 +125,22 @@ async def test_barge_in_at_a_known_point_stops_the_outbound_audio(deps: Conversa
     last = max(ms for ms, f in port.frames if f.utterance_id == interrupted)
     assert started < last <= onset + 900  # stopped within the backchannel window (+ VAD)
     assert barge[0].media_time_ms - onset <= 1000
+
+
+async def test_an_uh_huh_over_the_bot_pauses_it_then_it_resumes(deps: ConversationDeps) -> None:
+    port = FakePort()
+    h = ConversationHandler(port, deps, sample_rate=8000, clock=LoopClock())
+    h.start()
+    try:
+        await feed(port, h.on_audio, silence_ms(3500))  # into "How can I help you today? …"
+        assert port.bot_speaking()
+        await feed(port, h.on_audio, espeak_caller("uh-huh"))
+        await _until_bot_done(port, h)
+    finally:
+        await h.aclose()
+    states = [(m.bot_speech.utterance_id, m.bot_speech.state) for m in port.of("bot_speech")]
+    paused = [uid for uid, st in states if st == pb.BOT_SPEECH_STATE_PAUSED]
+    assert paused, _events(port)  # the caller's onset paused the bot …
+    assert (paused[0], pb.BOT_SPEECH_STATE_RESUMED) in states, _events(port)  # … and it went on
+    assert (paused[0], pb.BOT_SPEECH_STATE_FINISHED) in states, _events(port)
+    assert port.of("barge_in") == [], _events(port)

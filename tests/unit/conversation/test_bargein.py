@@ -20,10 +20,10 @@ class Call:
     def ms(self) -> int:
         return round((self.clock.now() - START) * 1000)
 
-    def run(self, ms: int) -> None:
+    def run(self, ms: int, *, voiced: bool = True) -> None:
         for _ in range(ms // 20):
             self.clock.advance(0.02)
-            self.note(self.arbiter.on_time(self.ms))
+            self.note(self.arbiter.on_time(self.ms, voiced=voiced))
 
     def note(self, v: Verdict) -> None:
         if v is not Verdict.NONE:
@@ -51,6 +51,20 @@ def test_a_backchannel_pauses_then_resumes_where_it_paused() -> None:
     assert c.verdicts == [(2000, Verdict.PAUSE), (2700, Verdict.RESUME)]
     assert c.arbiter.swallows("u1") and not c.arbiter.paused
     assert c.arbiter.last is not None and c.arbiter.last.decision_ms == 2700
+
+
+def test_a_backchannel_resumes_though_its_endpoint_comes_after_700_ms() -> None:
+    # The VAD hears 400 ms of "uh-huh"; the utterance only ends with the endpoint,
+    # 800 ms of silence later. The short voice, not the late endpoint, counts.
+    c = Call()
+    c.run(2000)
+    c.begin()
+    c.run(400)
+    c.run(800, voiced=False)
+    c.note(c.arbiter.on_speech_end("u1", 2000, 2400, c.ms))  # voice 2000-2400, said at 3200
+    c.run(200, voiced=False)
+    c.text("Uh-uh.", final=True)
+    assert c.verdicts == [(2000, Verdict.PAUSE), (3400, Verdict.RESUME)]
 
 
 def test_speech_longer_than_the_backchannel_window_discards_at_700_ms() -> None:

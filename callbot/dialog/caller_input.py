@@ -6,6 +6,7 @@ Split from the manager so each part stays small; behaviour is the manager's.
 from __future__ import annotations
 
 import logging
+import re
 
 from callbot.dialog import builtins
 from callbot.dialog.answers import Reading
@@ -16,8 +17,13 @@ from callbot.dialog.runner import FlowRunner
 from callbot.dialog.templates import REDACTED
 
 _COMPLETE_WHEN_READ = frozenset(
-    {InputType.YES_NO, InputType.CHOICE, InputType.INTENT, InputType.DIGITS, InputType.PHONE}
-)
+    {
+        InputType.YES_NO, InputType.CHOICE, InputType.INTENT, InputType.DIGITS,
+        InputType.PHONE, InputType.DATE,
+    }
+)  # fmt: skip
+# A spoken year as Whisper writes it ("1990", "2024") or as Korean dates carry it ("1990년").
+_YEAR = re.compile(r"(?<!\d)(1[89]|20)\d\d(?!\d)")
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +54,9 @@ class CallerInput(FlowRunner):
         The listener asks this of a speculative transcript after a short silence and
         ends the turn at once when it is true, instead of waiting out the ask's whole
         end-of-utterance silence. Only answers that cannot go on count: a yes/no, a
-        choice, an intent, or every digit of a fixed-length number. A date, an amount
-        or free text may continue after a pause ("March fifth … 1990").
+        choice, an intent, every digit of a fixed-length number, or a date with its
+        year. A date without a year, an amount or free text may continue after a
+        pause ("March fifth … 1990").
         """
         ask = self._ask
         kind = ask.expect.type if ask is not None else None
@@ -63,6 +70,8 @@ class CallerInput(FlowRunner):
         if kind in (InputType.DIGITS, InputType.PHONE):
             spec = ask.expect
             return spec.min_length == spec.max_length == len(str(reading.value))
+        if kind is InputType.DATE:
+            return _YEAR.search(text) is not None  # "March 5th" may go on; "… 1990" not
         return True
 
     def _on_partial(self, event: PartialTranscript) -> None:

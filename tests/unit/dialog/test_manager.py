@@ -245,8 +245,9 @@ def test_complete_answers_let_the_listener_end_a_turn_early(flow_en: Flow) -> No
     assert m.complete_answer("four five six seven")
     assert not m.complete_answer("four five")
     m.handle(FinalTranscript("4 5 6 7", 0.9, "b"))
-    # A date may go on after a pause ("March fifth … 1990"): never early.
-    assert not m.complete_answer("March 5th 1990")
+    # A date may go on after a pause ("March fifth … 1990"): early only with its year.
+    assert not m.complete_answer("March 5th")
+    assert m.complete_answer("March 5th, 1990.")
     m.handle(FinalTranscript("March 5th 1990", 0.9, "c"))
     # The confirmation: "yes" ends it; "no" may be followed by a correction.
     assert m.complete_answer("yes")

@@ -60,7 +60,7 @@ class ConversationSettings:
     # looped ("March, March, …", dropped as repetitive) on most 8 kHz date answers tried.
     hint_hotwords: bool = False
     # End a turn ~300 ms after speech when its transcript already answers the ask
-    # (a yes/no, an intent, all digits of a fixed-length number).
+    # (see DialogueManager.complete_answer).
     early_end: bool = True
 
 

@@ -9,6 +9,7 @@ on this machine kind); tests hold it bit-exact against the tables.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
@@ -121,29 +122,29 @@ def _stdlib_audioop() -> ModuleType | None:
 _audioop = _stdlib_audioop()
 
 
-def ulaw_encode(pcm: Pcm) -> bytes:
-    """Encode int16 samples to mu-law bytes."""
-    if _audioop is None:
-        return table_ulaw_encode(pcm)
-    return bytes(_audioop.lin2ulaw(pcm.astype(np.int16, copy=False).tobytes(), 2))
+def _c_encoder(convert: Callable[[bytes, int], bytes]) -> Callable[[Pcm], bytes]:
+    def encode(pcm: Pcm) -> bytes:
+        return bytes(convert(pcm.astype(np.int16, copy=False).tobytes(), 2))
+
+    return encode
 
 
-def ulaw_decode(data: bytes) -> Pcm:
-    """Decode mu-law bytes to int16 samples (read-only when `data` is bytes)."""
-    if _audioop is None:
-        return table_ulaw_decode(data)
-    return np.frombuffer(_audioop.ulaw2lin(data, 2), dtype=np.int16)
+def _c_decoder(convert: Callable[[bytes, int], bytes]) -> Callable[[bytes], Pcm]:
+    def decode(data: bytes) -> Pcm:  # read-only: a view of the converted bytes
+        return np.frombuffer(convert(data, 2), dtype=np.int16)
+
+    return decode
 
 
-def alaw_encode(pcm: Pcm) -> bytes:
-    """Encode int16 samples to A-law bytes."""
-    if _audioop is None:
-        return table_alaw_encode(pcm)
-    return bytes(_audioop.lin2alaw(pcm.astype(np.int16, copy=False).tobytes(), 2))
-
-
-def alaw_decode(data: bytes) -> Pcm:
-    """Decode A-law bytes to int16 samples (read-only when `data` is bytes)."""
-    if _audioop is None:
-        return table_alaw_decode(data)
-    return np.frombuffer(_audioop.alaw2lin(data, 2), dtype=np.int16)
+# The public codec functions (int16 PCM <-> G.711 bytes): audioop's where it
+# exists, else the tables. Chosen once here, not on every frame.
+ulaw_encode: Callable[[Pcm], bytes]
+ulaw_decode: Callable[[bytes], Pcm]
+alaw_encode: Callable[[Pcm], bytes]
+alaw_decode: Callable[[bytes], Pcm]
+if _audioop is None:
+    ulaw_encode, ulaw_decode = table_ulaw_encode, table_ulaw_decode
+    alaw_encode, alaw_decode = table_alaw_encode, table_alaw_decode
+else:
+    ulaw_encode, ulaw_decode = _c_encoder(_audioop.lin2ulaw), _c_decoder(_audioop.ulaw2lin)
+    alaw_encode, alaw_decode = _c_encoder(_audioop.lin2alaw), _c_decoder(_audioop.alaw2lin)

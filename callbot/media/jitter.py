@@ -292,7 +292,7 @@ class JitterBuffer:
                 break
             del entries[starts.pop(0)]
             self._last = entry
-            if not starts or entry.end >= (self._end or 0):
+            if self._end is not None and (not starts or entry.end >= self._end):
                 self._end = None  # the end may have left with it: recompute when asked
 
     def _render(self, start: int, n: int) -> tuple[Pcm, int, int, int | None, int]:

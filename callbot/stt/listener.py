@@ -213,9 +213,8 @@ class Listener:
         if self._utt is not None:
             if self._speculative and self._utt.spec is None:
                 self._maybe_speculate(self._utt)
-            if self._utt.spec is not None and self.settings.complete is not None:
-                self._maybe_end_early(self._utt)
-            if self._utt is not None:
+            self._maybe_end_early(self._utt)
+            if self._utt is not None:  # not ended early
                 self._maybe_partial(self._utt)
         else:
             self._buf.trim(self._pos - self._preroll)

@@ -123,6 +123,7 @@ class EchoGuard:
                 self._apm.process_stream(f)
                 if not self.echo_free:
                     frame = np.frombuffer(f.data, dtype=np.int16).copy()
+            # `_is_echo` also feeds the echo-path estimate, which can end echo_free.
             if self.settings.gate and self._is_echo(frame, at_ms) and not self.echo_free:
                 frame = np.zeros(n, dtype=np.int16)
                 self.gated_ms += 10

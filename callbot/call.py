@@ -132,22 +132,22 @@ class CallSession:
         """Build the outbound path and the media handler; start recording if asked."""
         cfg = self.config
         self._dtmf_sender = dtmf_sender
-        sink = frame_sink or self._grpc_frame_sink
-        self.outbound = OutboundAudio(
-            self._pacer,
-            cfg.wire_codec(rtp=frame_sink is not None),
-            cfg.sample_rate,
-            cfg.packet_ms,
-            self._on_outbound_frame(sink),
-            lead_s=self._outbound_lead_s,
-        )
-        self._handler = self._make_handler(self)
         if cfg.record:
             day = self.record.started_at[:10]
             path = self._recordings_dir / day / f"{cfg.call_id}.wav"
             self._recording = Recording(path, cfg.sample_rate)
             self._recording.start()
             self.record.recording = str(path)
+        sink = frame_sink or self._grpc_frame_sink
+        self.outbound = OutboundAudio(
+            self._pacer,
+            cfg.wire_codec(rtp=frame_sink is not None),
+            cfg.sample_rate,
+            cfg.packet_ms,
+            sink if self._recording is None else self._recorded(sink, self._recording),
+            lead_s=self._outbound_lead_s,
+        )
+        self._handler = self._make_handler(self)
         self.last_media_at = self._clock.now()
 
     @property
@@ -338,10 +338,11 @@ class CallSession:
             )
         )
 
-    def _on_outbound_frame(self, sink: FrameSink) -> FrameSink:
+    def _recorded(self, sink: FrameSink, recording: Recording) -> FrameSink:
+        """`sink` that also records each frame (unrecorded calls send straight to `sink`)."""
+
         def emit(frame: OutFrame) -> None:
-            if self._recording is not None:
-                self._recording.bot(frame.pcm, self._media_samples)
+            recording.bot(frame.pcm, self._media_samples)
             sink(frame)
 
         return emit

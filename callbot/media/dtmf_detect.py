@@ -14,10 +14,10 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import as_strided
 
 from callbot.media.g711 import Pcm
 
@@ -45,7 +45,9 @@ def _db(value: float) -> float:
 
 
 @functools.cache
-def _cos_sin_basis(freqs: tuple[float, ...], window: int, sample_rate: int) -> Float:
+def _cos_sin_basis(
+    freqs: tuple[float, ...], window: int, sample_rate: int, dtype: type = np.float64
+) -> npt.NDArray[Any]:
     """Rows cos(w n) for each frequency, then sin(w n): the real and imaginary DFT
     parts up to sign, which squared magnitudes do not see.
 
@@ -53,7 +55,7 @@ def _cos_sin_basis(freqs: tuple[float, ...], window: int, sample_rate: int) -> F
     26 KB each and push hundreds of calls' bases out of the CPU caches.
     """
     phase = 2.0 * np.pi * np.outer(freqs, np.arange(window)) / sample_rate
-    basis = np.vstack((np.cos(phase), np.sin(phase)))
+    basis: npt.NDArray[Any] = np.vstack((np.cos(phase), np.sin(phase))).astype(dtype)
     basis.flags.writeable = False
     return basis
 
@@ -74,12 +76,16 @@ class DtmfDetector:
         min_tone_ratio: float = 0.5,
         harmonic_db: float = -10.0,
         steadiness_db: float = 3.0,
+        batch_ms: float = 0.0,
     ) -> None:
         if sample_rate not in (8000, 16000):
             raise ValueError(f"DTMF detection runs at 8000 or 16000 Hz, not {sample_rate}")
         self.sample_rate = sample_rate
         self.window = round(0.0256 * sample_rate)
         self.hop = self.window // 8
+        # Audio is analysed once this much is queued: numpy's fixed cost per call
+        # dominates on single 20 ms frames, so a call's media batches ~100 ms.
+        self._batch = round(batch_ms / 1000 * sample_rate)
         # Windows vote once the tone covers most of them, so a run of votes from
         # window start `first` to `last` is a tone from first + hop lasting
         # last - first + window - 2 hops (calibrated on clean synthetic tones).
@@ -93,7 +99,7 @@ class DtmfDetector:
         self._min_tone_ratio = min_tone_ratio
         self._harmonic = math.sqrt(_db(harmonic_db))
         self._steadiness = _db(-steadiness_db)
-        self._fund_basis = _cos_sin_basis(ROWS + COLS, self.window, sample_rate)
+        self._fund_basis32 = _cos_sin_basis(ROWS + COLS, self.window, sample_rate, np.float32)
         self._harm_basis = _cos_sin_basis(
             tuple(2 * f for f in ROWS + COLS), self.window, sample_rate
         )
@@ -110,8 +116,11 @@ class DtmfDetector:
         self.reset()
 
     def reset(self) -> None:
-        self._pending: Float = np.zeros(0)
-        self._offset = 0  # stream sample index of _pending[0]
+        # Samples not yet analysed are _buf[:_fill]; the buffer is reused (and
+        # grown when needed) so that queuing a frame is one slice assignment.
+        self._buf: Float = np.zeros(max(2 * self._batch, 4 * self.window))
+        self._fill = 0
+        self._offset = 0  # stream sample index of _buf[0]
         self._next_window = 0  # stream sample index where the next window starts
         self._digit: str | None = None
         self._first = self._last = 0  # window start samples of the first/last vote
@@ -119,13 +128,20 @@ class DtmfDetector:
 
     def process(self, pcm: Pcm) -> list[DetectedDigit]:
         """Feed a chunk; return the keys that ended in it."""
-        self._pending = np.concatenate((self._pending, pcm.astype(np.float64)))
+        fill = self._fill + len(pcm)
+        if fill > len(self._buf):
+            grown = np.zeros(2 * fill)
+            grown[: self._fill] = self._buf[: self._fill]
+            self._buf = grown
+        self._buf[self._fill : fill] = pcm
+        self._fill = fill
+        if fill - (self._next_window - self._offset) < self._batch:
+            return []
+        pending = self._buf[:fill]
         # Too quiet for any window to hold a tone at the minimum level
         # (|X|^2 <= N * energy): silence and low noise cost one dot product.
-        quiet = float(np.dot(self._pending, self._pending)) * self.window < self._min_power
-        count = (
-            len(self._pending) - (self._next_window - self._offset) - self.window
-        ) // self.hop + 1
+        quiet = float(np.dot(pending, pending)) * self.window < self._min_power
+        count = (fill - (self._next_window - self._offset) - self.window) // self.hop + 1
         if count <= 0:
             return []
         begin = self._next_window - self._offset
@@ -135,14 +151,15 @@ class DtmfDetector:
             if quiet:
                 votes: list[str | None] = [None] * chunk
             else:
-                votes = self._votes(self._pending, begin + first * self.hop, chunk)
+                votes = self._votes(pending, begin + first * self.hop, chunk)
             if self._digit is None and not any(votes):
                 continue  # no key sounding and none starting: nothing to step
             for k, vote in enumerate(votes):
                 self._step(vote, self._next_window + (first + k) * self.hop, out)
         self._next_window += count * self.hop
         drop = self._next_window - self._offset
-        self._pending = self._pending[drop:]
+        self._buf[: fill - drop] = self._buf[drop:fill]  # numpy copies overlaps safely
+        self._fill = fill - drop
         self._offset += drop
         return out
 
@@ -180,22 +197,30 @@ class DtmfDetector:
         n = self.window
         if begin < 0 or begin + (count - 1) * self.hop + n > len(signal):
             raise ValueError(f"{count} windows from {begin} overrun {len(signal)} samples")
-        step = signal.strides[0]
-        frames = as_strided(signal[begin:], (count, n), (self.hop * step, step)).copy()
-        # Frequencies along the first axis keep each bin's values contiguous. A real
-        # cos/sin product: a complex one this small goes multi-threaded in OpenBLAS
-        # and costs ten times more in thread wake-ups.
-        spec = self._fund_basis @ frames.T
+        # Overlapping windows as a strided view, copied once for the level test.
+        item = signal.itemsize
+        windows: Float = np.ndarray(
+            (count, n), np.float64, signal, begin * item, (self.hop * item, item)
+        )
+        # The level test in float32 (half the cost of the matrix product, and its
+        # 7 digits are far finer than any threshold here). Frequencies along the
+        # first axis keep each bin's values contiguous. A real cos/sin product: a
+        # complex one this small goes multi-threaded in OpenBLAS and costs ten
+        # times more in thread wake-ups.
+        spec = self._fund_basis32 @ windows.astype(np.float32).T
         spec *= spec
         power = spec[:8] + spec[8:]
         rows, cols = power[:4], power[4:]
-        pr, pc = rows.max(axis=0), cols.max(axis=0)
+        pr, pc = np.maximum.reduce(rows, axis=0), np.maximum.reduce(cols, axis=0)
         # The level test alone rejects silence, speech pauses and most speech.
         ok = (pr >= self._min_power) & (pc >= self._min_power)
-        if not ok.any():
+        if not np.count_nonzero(ok):
             return votes
         keep = np.flatnonzero(ok)
-        frames, rows, cols, pr, pc = frames[keep], rows[:, keep], cols[:, keep], pr[keep], pc[keep]
+        frames = windows[keep]
+        rows = rows[:, keep].astype(np.float64)
+        cols = cols[:, keep].astype(np.float64)
+        pr, pc = pr[keep].astype(np.float64), pc[keep].astype(np.float64)
         total = np.einsum("ij,ij->i", frames, frames)
         # Energy of the two sines over the window is 2|X|^2/N each.
         ok = 2.0 * (pr + pc) / n >= self._min_tone_ratio * total

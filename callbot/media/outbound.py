@@ -52,8 +52,8 @@ class OutboundAudio:
         self._sink = sink
         self._lead_s = lead_s
         self.frame_samples = sample_rate * packet_ms // 1000
-        self._interval_s = packet_ms / 1000.0
-        self._max_frames = int(max_queue_s / self._interval_s)
+        self.interval_s = packet_ms / 1000.0
+        self._max_frames = int(max_queue_s / self.interval_s)
         self._queue: deque[OutFrame] = deque()
         self._residual = np.zeros(0, dtype=np.int16)
         self._residual_utterance = ""
@@ -63,10 +63,6 @@ class OutboundAudio:
         self._taps: list[FrameTap] = []
         self.frames_sent = 0
         self.frames_dropped = 0
-
-    @property
-    def interval_s(self) -> float:
-        return self._interval_s
 
     @property
     def queued_frames(self) -> int:

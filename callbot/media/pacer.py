@@ -21,10 +21,12 @@ _MAX_CATCH_UP_S = 0.2
 
 
 class PacedStream(Protocol):
-    """Something that emits one frame per interval while it has frames."""
+    """Something that emits one frame per interval while it has frames.
 
-    @property
-    def interval_s(self) -> float: ...
+    `interval_s` is read on every frame, so it is a plain attribute, not a property.
+    """
+
+    interval_s: float
 
     def emit_next(self) -> bool:
         """Send the next frame; return False when nothing was left to send."""

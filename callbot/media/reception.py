@@ -10,11 +10,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from callbot.media.rtp import SEQ_MOD, TS_MOD, seq_diff, ts_diff
+from callbot.media.rtp import SEQ_MOD, TS_MOD, ts_diff
 
 # RFC 3550 A.1: a jump larger than this is a restart (or garbage) until confirmed.
 MAX_DROPOUT = 3000
-# Sequence numbers remembered for duplicate detection, behind the highest seen.
+# How far behind the highest sequence number a missing packet is still awaited;
+# anything older that arrives counts as a duplicate.
 _SEEN_WINDOW = 4096
 
 
@@ -55,7 +56,9 @@ class ReceptionTracker:
         self._max_seq = 0
         self._max_ts = 0
         self._received = 0
-        self._seen: set[int] = set()
+        # Sequence numbers skipped over and not (yet) received. In-order packets,
+        # the usual case, leave it empty and cost no set operation at all.
+        self._missing: set[int] = set()
         self._probe: int | None = None
         self._last_transit: float | None = None
 
@@ -105,8 +108,8 @@ class ReceptionTracker:
         outcome = Arrival.NEW
         jump = 0
         if self._base is not None:
-            jump = seq_diff(seq, self._max_seq & 0xFFFF)
-            if abs(jump) > MAX_DROPOUT:
+            jump = ((seq - self._max_seq + 0x8000) & 0xFFFF) - 0x8000  # seq_diff, inlined
+            if jump > MAX_DROPOUT or jump < -MAX_DROPOUT:
                 if self._probe is None or seq != (self._probe + 1) & 0xFFFF:
                     self._probe = seq
                     self.discarded += 1
@@ -119,24 +122,30 @@ class ReceptionTracker:
                 outcome = Arrival.RESTART
             self._probe = None
         if self._base is None:
-            self._base = self._max_seq = seq
-            self._max_ts = timestamp
-            ext_seq, ext_ts = seq, timestamp
+            self._base = self._max_seq = ext_seq = seq
+            self._max_ts = ext_ts = timestamp
         else:
             ext_seq = self._max_seq + jump
             ext_ts = self._max_ts + ts_diff(timestamp, self._max_ts % TS_MOD)
-        seen = self._seen
-        if ext_seq in seen:
-            self.duplicates += 1
-            return Arrival.DUPLICATE
-        seen.add(ext_seq)
+            if jump > 0:
+                if jump > 1:
+                    self._missing.update(range(self._max_seq + 1, ext_seq))
+                self._max_seq = ext_seq
+            elif ext_seq < self._base:
+                # Older than the first packet: the numbering starts earlier.
+                self._missing.update(range(ext_seq + 1, self._base))
+                self._base = ext_seq
+            elif ext_seq in self._missing:
+                self._missing.discard(ext_seq)  # a late packet fills its hole
+            else:
+                self.duplicates += 1
+                return Arrival.DUPLICATE
+            self._max_ts = max(self._max_ts, ext_ts)
         self._received += 1
-        self._base = min(self._base, ext_seq)
-        self._max_seq = max(self._max_seq, ext_seq)
-        self._max_ts = max(self._max_ts, ext_ts)
-        if len(seen) > 2 * _SEEN_WINDOW:
+        missing = self._missing
+        if len(missing) > _SEEN_WINDOW:
             floor = self._max_seq - _SEEN_WINDOW
-            self._seen = {s for s in seen if s >= floor}
+            self._missing = {s for s in missing if s >= floor}
         transit = arrival_time * self.clock_rate - ext_ts
         if self._last_transit is not None:
             self.jitter += (abs(transit - self._last_transit) - self.jitter) / 16

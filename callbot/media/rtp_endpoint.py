@@ -29,7 +29,6 @@ from callbot.media.rtp import RtpPacket, is_rtcp
 
 Address = tuple[str, int]
 PT_COMFORT_NOISE = 13
-_SEQ_MOD = 1 << 16
 _HEADER = struct.Struct("!BBHII")
 _TS_MOD = 1 << 32
 
@@ -71,15 +70,9 @@ class _Playout:
     """Pops the jitter buffer once per frame interval on the shared pacer."""
 
     def __init__(self, stream: RtpStream, interval_s: float) -> None:
-        self._stream = stream
-        self._interval_s = interval_s
-
-    @property
-    def interval_s(self) -> float:
-        return self._interval_s
-
-    def emit_next(self) -> bool:
-        return self._stream.play_one()
+        self.interval_s = interval_s
+        # Bound once: the pacer calls it for every frame.
+        self.emit_next = stream.play_one
 
 
 class RtpStream:
@@ -113,6 +106,7 @@ class RtpStream:
             max_ms=max(options.jitter_max_ms, options.jitter_target_ms + 4 * options.packet_ms),
         )
         self._playout = _Playout(self, options.packet_ms / 1000.0)
+        self._paced = False
         self.counters = RtpCounters()
         self._ssrc: int | None = None
         self._tokens = options.flood_burst
@@ -127,6 +121,7 @@ class RtpStream:
         self._last_send: float | None = None
         self._dtmf_timers: list[TimerHandle] = []
         self._frame_samples = options.sample_rate * options.packet_ms // 1000
+        self._interval = options.packet_ms / 1000.0
 
     # -------------------------------------------------------------- wiring
 
@@ -230,7 +225,8 @@ class RtpStream:
             marker=packet.marker,
             comfort_noise=cn,
         )
-        if not self._pacer.is_active(self._playout):
+        if not self._paced:  # once started, playout runs until the call closes
+            self._paced = True
             self._pacer.activate(self._playout)
 
     def play_one(self) -> bool:
@@ -244,16 +240,13 @@ class RtpStream:
     def send_frame(self, frame: OutFrame) -> None:
         """FrameSink for OutboundAudio: one paced frame becomes one RTP packet."""
         now = self._clock.now()
-        marker = False
-        interval = self.options.packet_ms / 1000.0
-        if self._last_send is None:
-            marker = True
-        elif now - self._last_send > 1.5 * interval:
-            # Talkspurt after silence: timestamps keep counting real time.
-            skipped = round((now - self._last_send) / interval) - 1
-            self._out_ts = (self._out_ts + skipped * self._frame_samples) % _TS_MOD
-            marker = True
+        last = self._last_send
         self._last_send = now
+        marker = last is None or now - last > 1.5 * self._interval
+        if marker and last is not None:
+            # Talkspurt after silence: timestamps keep counting real time.
+            skipped = round((now - last) / self._interval) - 1
+            self._out_ts = (self._out_ts + skipped * self._frame_samples) % _TS_MOD
         self.send_packet(self.options.payload_type, frame.payload, self._out_ts, marker)
         self._out_ts = (self._out_ts + len(frame.pcm)) % _TS_MOD
 
@@ -267,7 +260,7 @@ class RtpStream:
         header = _HEADER.pack(
             0x80, (0x80 if marker else 0) | payload_type, self._out_seq, timestamp, self._out_ssrc
         )
-        self._out_seq = (self._out_seq + 1) % _SEQ_MOD
+        self._out_seq = (self._out_seq + 1) & 0xFFFF
         self._rtp.sendto(header + payload, self.remote)
         self.counters.packets_out += 1
 

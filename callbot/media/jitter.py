@@ -147,12 +147,14 @@ class JitterBuffer:
         *,
         marker: bool = False,
         comfort_noise: bool = False,
+        copy: bool = True,
     ) -> PushResult:
         """Add one packet's decoded PCM (ignored for comfort noise, payload type 13).
 
         `marker` is accepted for completeness: talkspurt starts are recognised by
         contiguous sequence numbers across the timestamp gap, which also works when
-        the marked packet is lost.
+        the marked packet is lost. `copy=False` hands `pcm` over (a fresh decode
+        nobody else holds): it is kept as it is, never written.
         """
         del marker
         # `is` first: comparing a dtype with a type object is slow, and this runs per packet.
@@ -169,7 +171,7 @@ class JitterBuffer:
             return PushResult.DUPLICATE
         if arrival is Arrival.RESTART:
             self._reset_playout()
-        body = np.zeros(0, dtype=np.int16) if comfort_noise else pcm.copy()
+        body = np.zeros(0, dtype=np.int16) if comfort_noise else pcm.copy() if copy else pcm
         entry = _Entry(tracker.ext_seq, tracker.ext_timestamp, body, comfort_noise)
 
         if self._play is None or (not self._played_any and entry.start < self._play):
@@ -194,9 +196,13 @@ class JitterBuffer:
         else:
             bisect.insort(self._starts, entry.start)
         self._entries[entry.start] = entry
-        if self._end is not None:
-            self._end = max(self._end, entry.end)
-        self._enforce_bounds()
+        end = self._end
+        if end is not None and entry.end > end:
+            end = self._end = entry.end
+        if (end if end is not None else self._max_end()) - self._play > self.max_depth or len(
+            self._starts
+        ) > _MAX_ENTRIES:
+            self._enforce_bounds()
         return PushResult.STORED
 
     def _enforce_bounds(self) -> None:
@@ -243,6 +249,19 @@ class JitterBuffer:
         if drift.pending < 0 and depth >= self.frame and self._may_adjust(1):
             return self._stretch_frame()
         start = self._play
+        frame = self.frame
+        starts = self._starts
+        if starts:
+            head = self._entries[starts[0]]
+            if head.start <= start and head.end >= start + frame:
+                # The usual case: in-order packets, the frame lies in the head packet.
+                out = head.pcm[start - head.start : start - head.start + frame]
+                self._conceal_run = 0
+                self._play = start + frame
+                if head.end == start + frame:
+                    self._advance(start + frame)
+                self._history = self._last_out = out
+                return Frame(out, FrameKind.AUDIO, start % TS_MOD, frame)
         out, audio, concealed, stop, run = self._render(start, self.frame)
         self._conceal_run = run
         consumed = self.frame

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from callbot.media.g711 import Pcm
 
@@ -21,8 +22,7 @@ class PushResult(enum.Enum):
     DISCARDED = "discarded"  # empty payload, or a sequence jump not (yet) confirmed
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
     """One output frame; `consumed` sender samples were used up to make it.
 
     `consumed` is the frame size normally, twice that when drift made it merge two

@@ -224,6 +224,7 @@ class RtpStream:
             now,
             marker=packet.marker,
             comfort_noise=cn,
+            copy=False,  # a fresh decode, held by nobody else
         )
         if not self._paced:  # once started, playout runs until the call closes
             self._paced = True

@@ -8,7 +8,7 @@ import secrets
 import socket
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,8 @@ import grpc
 import numpy as np
 
 from callbot.client.audio import CallerAudioError, load_wav, save_stereo, say
+from callbot.client.printer import AudioWatch, Printer, speech_end, stamp
+from callbot.client.sip import SipCaller, SipCallError, local_host_for
 from callbot.media import g711
 from callbot.media.g711 import Pcm
 from callbot.media.rtp import RtpPacket
@@ -45,12 +47,13 @@ class _Leg:
 
 
 class _RtpLeg(_Leg):
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, bind: str = "") -> None:
         super().__init__()
         self.remote = (host, port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1" if host.startswith("127.") else "0.0.0.0", 0))
+        self.sock.bind((bind or ("127.0.0.1" if host.startswith("127.") else "0.0.0.0"), 0))
         self.sock.setblocking(False)
+        self.local_port = int(self.sock.getsockname()[1])
         self.seq = secrets.randbits(16)
         self.ts = secrets.randbits(32)
         self.ssrc = secrets.randbits(32)
@@ -73,64 +76,9 @@ class _RtpLeg(_Leg):
                 self.bot.append(g711.ulaw_decode(packet.payload))
 
 
-class _Printer:
-    """Prints the conversation as it happens; tracks whether the bot is speaking."""
-
-    def __init__(self) -> None:
-        self.speaking: set[str] = set()
-        self.last_bot_activity = 0.0
-        self.bot_lines = 0
-        self.ended: str | None = None
-
-    def show(self, msg: pb.ServerMessage, now: float) -> None:
-        kind = msg.WhichOneof("message")
-        t = f"[{msg.media_time_ms / 1000:7.2f}s]"
-        if kind == "transcript" and msg.transcript.is_final:
-            print(f"{t} caller: {msg.transcript.text}")
-        elif kind == "bot_speech":
-            state = msg.bot_speech.state
-            uid = msg.bot_speech.utterance_id
-            if state == pb.BOT_SPEECH_STATE_STARTED:
-                self.speaking.add(uid)
-                self.bot_lines += 1
-                print(f"{t} bot:    {msg.bot_speech.text}")
-            elif state in (pb.BOT_SPEECH_STATE_FINISHED, pb.BOT_SPEECH_STATE_INTERRUPTED):
-                self.speaking.discard(uid)
-            self.last_bot_activity = now
-        elif kind == "barge_in":
-            heard = msg.barge_in.heard_text
-            print(f"{t} barge-in after {msg.barge_in.played_ms} ms; caller heard: {heard!r}")
-        elif kind == "dtmf":
-            print(f"{t} dtmf:   {msg.dtmf.digit}")
-        elif kind == "action":
-            print(f"{t} action: {msg.action.WhichOneof('action')} {_action_text(msg.action)}")
-        elif kind == "turn_metrics":
-            m = msg.turn_metrics
-            end = m.speech_end_ms
-            if end and m.first_outbound_frame_ms:
-                print(
-                    f"{t} latency: voice-to-voice {m.first_outbound_frame_ms - end} ms "
-                    f"(after speech end: endpoint {m.endpoint_ms - end}, final "
-                    f"{m.final_transcript_ms - end}, decision {m.dialog_decision_ms - end}, "
-                    f"first audio {m.first_tts_audio_ms - end})"
-                )
-        elif kind == "error":
-            print(f"{t} error:  {msg.error.message}")
-        elif kind == "call_ended":
-            self.ended = pb.EndReason.Name(msg.call_ended.reason)
-            print(f"{t} call ended: {self.ended}")
-
-
-def _action_text(action: pb.Action) -> str:
-    which = action.WhichOneof("action")
-    if which == "transfer":
-        return action.transfer.target
-    if which == "send_dtmf":
-        return "(digits)"
-    return action.hangup.reason if which == "hangup" else ""
-
-
 async def run(args: argparse.Namespace, lines: list[Pcm]) -> int:
+    if args.sip:
+        return await _run_sip(args, lines)
     metadata = (("authorization", f"Bearer {args.token}"),) if args.token else None
     async with grpc.aio.insecure_channel(args.address) as channel:
         stub = pb_grpc.CallbotStub(channel)
@@ -157,23 +105,85 @@ async def run(args: argparse.Namespace, lines: list[Pcm]) -> int:
         leg: _Leg = (
             _RtpLeg(accepted.local_rtp.host, accepted.local_rtp.port) if args.rtp else _Leg()
         )
-        printer = _Printer()
-        caller_track: list[Pcm] = []
-        bot_track: list[Pcm] = []
+        printer = Printer()
+        tick = 0
+
+        async def send(frame: Pcm) -> None:
+            nonlocal tick
+            tick += 1
+            if isinstance(leg, _RtpLeg):
+                leg.send(frame)
+                return
+            await stream.write(pb.ClientMessage(audio=pb.AudioChunk(audio=g711.ulaw_encode(frame))))
+            if leg.ack and tick % 5 == 0:
+                await stream.write(pb.ClientMessage(playback_mark=pb.PlaybackMark(mark_id=leg.ack)))
+
         reader = asyncio.get_running_loop().create_task(_read(stream, leg, printer))
         try:
-            await _talk(stream, leg, printer, lines, caller_track, bot_track, args.rtp)
+            tracks = await _talk(leg, printer, lines, send)
         finally:
             reader.cancel()
-        if args.out:
-            save_stereo(
-                Path(args.out), np.concatenate(caller_track), np.concatenate(bot_track), RATE
-            )
-            print(f"both legs saved to {args.out} (caller left, bot right)")
+        if printer.ended is None:
+            await stream.write(pb.ClientMessage(hangup=pb.Hangup(reason="caller done")))
+            await stream.done_writing()
+    _save(args.out, tracks)
     return 0
 
 
-async def _read(stream: Any, leg: _Leg, printer: _Printer) -> None:
+async def _run_sip(args: argparse.Namespace, lines: list[Pcm]) -> int:
+    """The same caller over SIP: INVITE, RTP both ways, BYE. The bot's events stay
+    on its side (call record, exports), so bot lines are heard in its audio."""
+    host, _, port = args.sip.rpartition(":")
+    local = local_host_for(host)
+    caller = SipCaller(host, int(port), local)
+    printer = Printer()
+    leg = _RtpLeg(host, 0, bind=local)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    def bye() -> None:
+        printer.ended = "BOT_HANGUP"
+        print(f"{stamp(loop.time() - start)} call ended: the bot hung up (BYE)")
+
+    caller.on_bye = bye
+    caller.on_refer = lambda target: print(
+        f"{stamp(loop.time() - start)} action: transfer {target}"
+    )
+    caller.on_progress = lambda status, reason: print(f"SIP {status} {reason}")
+    await caller.open()
+    try:
+        try:
+            answered = await caller.invite(leg.local_port)
+        except SipCallError as exc:
+            print(f"call refused: {exc}", file=sys.stderr)
+            return 1
+        leg.remote = (answered.host, answered.port)
+        print(
+            f"call {caller.call_id} answered over SIP: bot media at {answered.host}:{answered.port}"
+        )
+
+        async def send(frame: Pcm) -> None:
+            leg.send(frame)
+
+        tracks = await _talk(leg, printer, lines, send, AudioWatch(printer, loop.time()))
+        if printer.ended is None:
+            await caller.bye()
+            print(f"{stamp(loop.time() - start)} call ended: caller hung up (BYE)")
+    finally:
+        caller.close()
+        leg.sock.close()
+    _save(args.out, tracks)
+    return 0
+
+
+def _save(out: str, tracks: tuple[list[Pcm], list[Pcm]]) -> None:
+    if out:
+        caller, bot = tracks
+        save_stereo(Path(out), np.concatenate(caller), np.concatenate(bot), RATE)
+        print(f"both legs saved to {out} (caller left, bot right)")
+
+
+async def _read(stream: Any, leg: _Leg, printer: Printer) -> None:
     loop = asyncio.get_running_loop()
     while True:
         msg = await stream.read()
@@ -190,15 +200,14 @@ async def _read(stream: Any, leg: _Leg, printer: _Printer) -> None:
             printer.show(msg, loop.time())
 
 
-async def _talk(  # noqa: PLR0917 - one call's whole media timeline
-    stream: Any,
+async def _talk(
     leg: _Leg,
-    printer: _Printer,
+    printer: Printer,
     lines: list[Pcm],
-    caller_track: list[Pcm],
-    bot_track: list[Pcm],
-    rtp: bool,
-) -> None:
+    send: Callable[[Pcm], Awaitable[None]],
+    watch: AudioWatch | None = None,
+) -> tuple[list[Pcm], list[Pcm]]:
+    """The caller's media timeline, one frame per tick; returns both legs' audio."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     tick = 0
@@ -207,6 +216,8 @@ async def _talk(  # noqa: PLR0917 - one call's whole media timeline
     pos = 0
     waited_since = start
     done_at: float | None = None
+    caller_track: list[Pcm] = []
+    bot_track: list[Pcm] = []
     while printer.ended is None:
         now = loop.time()
         # A caller waits for the greeting to end (the echo flow has none). _IDLE_S
@@ -218,33 +229,28 @@ async def _talk(  # noqa: PLR0917 - one call's whole media timeline
         )
         if speaking is None and queue and (bot_idle or now - waited_since > _MAX_WAIT_S):
             speaking, pos = queue.pop(0), 0
+            if watch is not None:
+                watch.caller_speech_end = now + speech_end(speaking, RATE)
+        frame = np.zeros(FRAME, dtype=np.int16)
         if speaking is not None:
-            frame = np.zeros(FRAME, dtype=np.int16)
             chunk = speaking[pos : pos + FRAME]
             frame[: chunk.size] = chunk
             pos += FRAME
             if pos >= speaking.size:
                 speaking, waited_since = None, now
-        else:
-            frame = np.zeros(FRAME, dtype=np.int16)
         if not queue and speaking is None and done_at is None:
             done_at = now
         if done_at is not None and now - done_at > _IDLE_S and bot_idle and now - done_at > 3:
             break
-        if rtp:
-            assert isinstance(leg, _RtpLeg)
-            leg.send(frame)
-        else:
-            await stream.write(pb.ClientMessage(audio=pb.AudioChunk(audio=g711.ulaw_encode(frame))))
-            if leg.ack and tick % 5 == 0:
-                await stream.write(pb.ClientMessage(playback_mark=pb.PlaybackMark(mark_id=leg.ack)))
+        await send(frame)
+        bot = leg.take_bot()
+        if watch is not None:
+            watch.bot_frame(bot, now)
         caller_track.append(frame)
-        bot_track.append(leg.take_bot())
+        bot_track.append(bot)
         tick += 1
         await asyncio.sleep(max(0.0, start + tick * TICK_S - loop.time()))
-    if printer.ended is None:
-        await stream.write(pb.ClientMessage(hangup=pb.Hangup(reason="caller done")))
-        await stream.done_writing()
+    return caller_track, bot_track
 
 
 def main(argv: Sequence[str]) -> int:
@@ -252,6 +258,13 @@ def main(argv: Sequence[str]) -> int:
     media = parser.add_mutually_exclusive_group()
     media.add_argument("--grpc", action="store_true", help="audio inside the gRPC stream (default)")
     media.add_argument("--rtp", action="store_true", help="audio as RTP to the bot's port")
+    media.add_argument(
+        "--sip",
+        nargs="?",
+        const="127.0.0.1:5060",
+        metavar="HOST:PORT",
+        help="call the bot's SIP front door (default 127.0.0.1:5060); RTP media",
+    )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--wav", nargs="+", type=Path, help="caller lines as WAV files")
     what.add_argument("--say", nargs="+", help="caller lines as text (espeak-ng)")

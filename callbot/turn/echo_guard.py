@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 _HISTORY = 150  # 10 ms slots of envelope kept for the echo-path estimate
 _MAX_LAG = 25  # slots: echo paths up to 250 ms
 _MIN_CORR = 0.6
+_MIN_RESIDUALS = 50  # echo-only frames measured before the canceller's leak is trusted
+_MIN_RESIDUAL = 1e-3  # never assume the canceller removes more than 30 dB
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class EchoGuard:
         self._frame_cls: Any = None
         self._ref: deque[tuple[float, float]] = deque()  # (media ms, energy) per 10 ms
         self._ref_by_slot: dict[int, float] = {}  # 10 ms slot of the media clock -> energy
-        self._in_hist: deque[tuple[int, float]] = deque(maxlen=_HISTORY)
+        self._residuals: deque[float] = deque(maxlen=_HISTORY)
         self._raw_hist: deque[tuple[int, float]] = deque(maxlen=_HISTORY)
         self.echo_free = False  # decided from the raw inbound level while the bot talks
         self._echo_free_gain = 10 ** (self.settings.echo_free_db / 10)
@@ -117,14 +119,15 @@ class EchoGuard:
         for i in range(0, whole, n):
             frame = data[i : i + n]
             at_ms = start_ms + i * 1000 / self.sample_rate
-            self._raw_hist.append((round(at_ms / 10), _energy(frame)))
+            raw = _energy(frame)
+            self._raw_hist.append((round(at_ms / 10), raw))
             if self._apm is not None:
                 f = self._frame(frame)
                 self._apm.process_stream(f)
                 if not self.echo_free:
                     frame = np.frombuffer(f.data, dtype=np.int16).copy()
             # `_is_echo` also feeds the echo-path estimate, which can end echo_free.
-            if self.settings.gate and self._is_echo(frame, at_ms) and not self.echo_free:
+            if self.settings.gate and self._is_echo(frame, raw, at_ms) and not self.echo_free:
                 frame = np.zeros(n, dtype=np.int16)
                 self.gated_ms += 10
             out[i : i + n] = frame
@@ -134,13 +137,19 @@ class EchoGuard:
             out = np.concatenate((np.zeros(pcm.size - out.size, dtype=np.int16), out))
         return out[-pcm.size :] if out.size > pcm.size else out
 
-    def _is_echo(self, frame: Pcm, at_ms: float) -> bool:
+    def _is_echo(self, frame: Pcm, raw: float, at_ms: float) -> bool:
+        """Whether a (cancelled) 10 ms frame is no louder than the bot's echo can be.
+
+        Once the echo path is known (delay and gain, from the raw inbound), the
+        echo expected now is the reference one delay ago times that gain, and
+        what the canceller leaves of it is measured on frames that hold echo
+        only. Before that, the loudest recent reference bounds it.
+        """
         s = self.settings
         while self._ref and self._ref[0][0] < at_ms - s.window_ms - 20:
             self._ref.popleft()
         slot = round(at_ms / 10)
         energy = _energy(frame)
-        self._in_hist.append((slot, energy))
         self._since_estimate += 1
         if self._since_estimate >= 10:
             self._estimate_path(slot)
@@ -148,23 +157,42 @@ class EchoGuard:
         if worst <= s.floor_rms**2:
             return False
         if self._lag is not None:
-            # A known echo path: what the echo can be now is the reference one delay ago.
-            near = [self._ref_by_slot.get(slot - self._lag + k, 0.0) for k in (-1, 0, 1)]
-            return energy <= max(near) * min(1.0, self._gain * 2) * s.margin
+            near = max(self._ref_by_slot.get(slot - self._lag + k, 0.0) for k in (-1, 0, 1))
+            expected = near * self._gain
+            if expected > s.floor_rms**2 and raw <= expected * s.margin:
+                # Echo only (the caller would add energy): how much the canceller leaves.
+                self._residuals.append(min(1.0, energy / expected))
+            # Below the floor is echo too: a faint leak still sounds like speech to the VAD.
+            return energy <= max(expected * self._residual() * s.margin, s.floor_rms**2)
         gain = s.converged_gain if self.converged else 1.0
         return energy <= worst * gain * s.margin
 
+    def _residual(self) -> float:
+        """What the canceller leaves of the echo (energy ratio), from recent echo-only frames.
+
+        A high percentile: the canceller's leak comes in bursts, and one loud
+        burst the gate lets through can start speech.
+        """
+        if len(self._residuals) < _MIN_RESIDUALS:
+            return 1.0  # not measured yet: assume nothing is cancelled
+        return float(np.clip(np.percentile(self._residuals, 90), _MIN_RESIDUAL, 1.0))
+
     def _estimate_path(self, slot: int) -> None:
-        """Echo delay and gain from energy envelopes (log-energy correlation over ~1.5 s)."""
+        """Echo delay and gain from the raw inbound's energy envelope (log-energy
+        correlation with the reference over ~1.5 s).
+
+        The raw inbound, not the cancelled one: after the canceller the echo is
+        a decorrelated leak, and a delay read from it can be wrong by 50 ms.
+        """
         self._since_estimate = 0
         floor = self.settings.floor_rms**2
         for old in [k for k in self._ref_by_slot if k < slot - _HISTORY - _MAX_LAG]:
             del self._ref_by_slot[old]
         self._judge_echo_free(floor)
-        if len(self._in_hist) < _HISTORY // 2:
+        if len(self._raw_hist) < _HISTORY // 2:
             return
-        slots = np.array([k for k, _ in self._in_hist])
-        inbound = np.log10(np.array([e for _, e in self._in_hist]) + 1.0)
+        slots = np.array([k for k, _ in self._raw_hist])
+        inbound = np.log10(np.array([e for _, e in self._raw_hist]) + 1.0)
         if not inbound.std():
             return  # digital silence: nothing to correlate with
         best, best_lag = 0.0, -1
@@ -180,8 +208,10 @@ class EchoGuard:
         ref = np.array([self._ref_by_slot.get(int(k) - best_lag, 0.0) for k in slots])
         loud = ref > floor
         ratios = np.exp(inbound[loud] * np.log(10)) / ref[loud]
+        if self._lag is not None and abs(best_lag - self._lag) > 1:
+            self._residuals.clear()  # another path: what was measured on the old one is moot
         self._lag = best_lag
-        self._gain = float(np.clip(np.percentile(ratios, 40), 1e-3, 1.0))
+        self._gain = float(np.clip(np.percentile(ratios, 40), 1e-3, 4.0))
         if self._gain > self._echo_free_gain:
             self.echo_free = False  # the bot's voice does come back after all
 

@@ -27,11 +27,6 @@ def _log(port: FakePort) -> str:
     )
 
 
-# Fails about half the runs (timing-dependent): EchoGuard estimates the echo path on the
-# audio *after* the canceller, can lock onto a wrong delay (200 ms for a 0-20 ms echo) with
-# gain 0.001, and then gates nothing while the canceller still leaks; the leak starts speech
-# ~2 s in (converge_ms) and the greeting is discarded. The fix belongs in callbot/turn/.
-@pytest.mark.xfail(reason="EchoGuard path estimate on cancelled audio (see comment)", strict=False)
 async def test_echo_at_0_db_never_barges_in_but_a_caller_over_it_does(
     deps: ConversationDeps,
 ) -> None:

@@ -514,6 +514,17 @@ def _pct(xs: list[float], q: float) -> float | None:
     return round(float(np.percentile(xs, q)), 1) if xs else None
 
 
+def _turn_row(t: Turn) -> dict[str, Any]:
+    """One answer: which clip, its voice-to-voice and endpoint wait, what the bot heard."""
+    m = t.metrics
+    return {
+        "clip": t.clip,
+        "v2v_ms": None if t.first_packet is None else round((t.first_packet - t.end) * 1000),
+        "endpoint_ms": m.endpoint_ms - m.speech_end_ms if m and m.speech_end_ms else None,
+        "heard": t.finals,
+    }
+
+
 def summarize(turns: list[Turn], **info: Any) -> dict[str, Any]:
     answers = [t for t in turns if t.kind == "answer" and t.start]
     premature = [t for t in answers if t.first_packet is not None and t.first_packet < t.end]
@@ -554,6 +565,7 @@ def summarize(turns: list[Turn], **info: Any) -> dict[str, Any]:
         "voice_to_voice_paused_ms": _p([(t.first_packet or 0) - t.end for t in timed if t.pauses]),
         "breakdown_p50_ms": {k: _pct(v, 50) for k, v in breakdown.items()},
         "breakdown_p95_ms": {k: _pct(v, 95) for k, v in breakdown.items()},
+        "answers": [_turn_row(t) for t in answers],
         "no_answer": len([t for t in answers if t.first_packet is None]),
         "paused_utterances": len(paused_set),
         "answered_inside_a_pause": len([t for t in premature if t.pauses]),
@@ -616,6 +628,9 @@ async def _phases(args: argparse.Namespace, port: int, pid: int) -> dict[str, An
     clips = make_clips()
     q = args.quick
     out: dict[str, Any] = {}
+    if args.capacity_only:
+        out["capacity"] = await _capacity(args, port, pid, clips)
+        return out
     out["one_call"] = await run_phase(port, pid, clips, calls=1, seconds=60 if q else 150,
                                       echo=[None], perturb=True)  # fmt: skip
     print(_line("1 call", out["one_call"]), flush=True)
@@ -632,21 +647,28 @@ async def _phases(args: argparse.Namespace, port: int, pid: int) -> dict[str, An
             flush=True,
         )
     out["echo"] = echo_runs
+    out["capacity"] = await _capacity(args, port, pid, clips)
+    passed = [r["calls"] for r in out["capacity"] if r["pass_1_2s"]]
+    out["max_calls_p95_under_1_2s"] = max(passed) if passed else 0
+    return out
+
+
+async def _capacity(args: argparse.Namespace, port: int, pid: int, clips: Clips
+                    ) -> list[dict[str, Any]]:  # fmt: skip
+    q = args.quick
     steps = [int(s) for s in args.steps.split(",")]
-    out["capacity"] = []
+    capacity = []
     for n in steps:
         r = await run_phase(
             port, pid, clips, calls=n, seconds=45 if q else 90, echo=[None], perturb=True
         )
         r["pass_1_2s"] = r["voice_to_voice_ms"]["p95"] is not None and \
             r["voice_to_voice_ms"]["p95"] <= 1200  # fmt: skip
-        out["capacity"].append(r)
+        capacity.append(r)
         print(_line(f"{n} calls", r), flush=True)
         if not r["pass_1_2s"]:
             break
-    passed = [r["calls"] for r in out["capacity"] if r["pass_1_2s"]]
-    out["max_calls_p95_under_1_2s"] = max(passed) if passed else 0
-    return out
+    return capacity
 
 
 def main() -> int:
@@ -654,6 +676,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a short run (~5 minutes)")
     parser.add_argument("--steps", default="8,10,12", help="concurrent calls to try, in order")
     parser.add_argument("--port", type=int, default=50081)
+    parser.add_argument(
+        "--capacity-only",
+        action="store_true",
+        help="only the concurrent-call steps (results go to turns_capacity.json)",
+    )
     args = parser.parse_args()
     env = dict(os.environ)
     env.update(CALLBOT_GRPC_ADDRESS=f"127.0.0.1:{args.port}", CALLBOT_METRICS_ADDRESS="",
@@ -680,9 +707,10 @@ def main() -> int:
     results["quick"] = args.quick
     results["wall_s"] = round(time.monotonic() - started, 1)
     results["command"] = " ".join(["python -m bench.turns", *sys.argv[1:]])
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS}", flush=True)
+    path = RESULTS.with_name("turns_capacity.json") if args.capacity_only else RESULTS
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path}", flush=True)
     return 0
 
 

@@ -17,6 +17,8 @@ class Reading:
     value: SlotValue | None = None
     intent: str | None = None
     rest: str = ""
+    # An intent answer matched by similarity alone, not by a pattern or an example.
+    fuzzy: bool = False
 
 
 NOTHING = Reading("none")
@@ -41,7 +43,7 @@ class AnswerReader:
         if spec.type is InputType.INTENT:
             m = self._matcher.match(text, (*spec.intents, *self._globals))
             if m.intent in spec.intents:
-                return Reading("value", m.intent)
+                return Reading("value", m.intent, fuzzy=m.via == "embedding")
             if m.intent is not None:
                 return Reading("intent", intent=m.intent)
             return NOTHING

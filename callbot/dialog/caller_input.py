@@ -54,16 +54,18 @@ class CallerInput(FlowRunner):
         The listener asks this of a speculative transcript after a short silence and
         ends the turn at once when it is true, instead of waiting out the ask's whole
         end-of-utterance silence. Only answers that cannot go on count: a yes/no, a
-        choice, an intent, every digit of a fixed-length number, or a date with its
-        year. A date without a year, an amount or free text may continue after a
-        pause ("March fifth … 1990").
+        choice, an intent matched by a pattern or an example, every digit of a
+        fixed-length number, or a date with its year. A date without a year, an
+        amount or free text may continue after a pause ("March fifth … 1990"),
+        and so may an intent matched only by similarity: "I lost my wallet, …
+        my card, and my keys" is a list, and the bot must not answer its first item.
         """
         ask = self._ask
         kind = ask.expect.type if ask is not None else None
         if ask is None or kind not in _COMPLETE_WHEN_READ or not text.strip():
             return False
         reading = self._reader.read_speech(ask, text, self.language, self._today())
-        if reading.kind != "value" or reading.value is None or reading.rest:
+        if reading.kind != "value" or reading.value is None or reading.rest or reading.fuzzy:
             return False
         if ask.confirm is not None and reading.value is False:
             return False  # "no, … it's 4 5 6 7": a correction may follow

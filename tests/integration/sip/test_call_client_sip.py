@@ -28,9 +28,7 @@ async def _call(port: int, *args: str) -> tuple[int, str, str]:
 async def test_a_sip_caller_is_understood_by_the_demo_flow(tmp_path: Path) -> None:
     out = tmp_path / "call.wav"
     async with sip_bot(tmp_path, stt_languages="en", default_flow="lost_card_en") as bot:
-        rc, stdout, stderr = await _call(
-            bot.port, "--say", "I lost my card", "--out", str(out)
-        )
+        rc, stdout, stderr = await _call(bot.port, "--say", "I lost my card", "--out", str(out))
         for _ in range(50):  # the record lands once the server has seen the BYE
             if records(tmp_path):
                 break

@@ -24,6 +24,9 @@ _COMPLETE_WHEN_READ = frozenset(
 )  # fmt: skip
 # A spoken year as Whisper writes it ("1990", "2024") or as Korean dates carry it ("1990년").
 _YEAR = re.compile(r"(?<!\d)(1[89]|20)\d\d(?!\d)")
+# An intent answer with a comma, or ending on a conjunction, may be a list or a
+# clause that goes on after the pause ("I lost my wallet, my card, … and my keys").
+_MAY_GO_ON = re.compile(r",|\b(and|or|but|so|because|then|also)\W*$", re.IGNORECASE)
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +60,9 @@ class CallerInput(FlowRunner):
         choice, an intent matched by a pattern or an example, every digit of a
         fixed-length number, or a date with its year. A date without a year, an
         amount or free text may continue after a pause ("March fifth … 1990"),
-        and so may an intent matched only by similarity: "I lost my wallet, …
-        my card, and my keys" is a list, and the bot must not answer its first item.
+        and so may an intent matched only by similarity, or one with a comma or a
+        trailing conjunction: "I lost my wallet, … my card, … and my keys" is a
+        list, and the bot must not answer its first items.
         """
         ask = self._ask
         kind = ask.expect.type if ask is not None else None
@@ -74,6 +78,8 @@ class CallerInput(FlowRunner):
             return spec.min_length == spec.max_length == len(str(reading.value))
         if kind is InputType.DATE:
             return _YEAR.search(text) is not None  # "March 5th" may go on; "… 1990" not
+        if kind is InputType.INTENT:
+            return _MAY_GO_ON.search(text) is None
         return True
 
     def _on_partial(self, event: PartialTranscript) -> None:

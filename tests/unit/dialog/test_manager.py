@@ -239,6 +239,9 @@ def test_complete_answers_let_the_listener_end_a_turn_early(flow_en: Flow) -> No
     m = new(flow_en)
     m.start()
     assert m.complete_answer("I lost my card")  # an intent: nothing more to wait for
+    # A list or a clause may go on after the pause.
+    assert not m.complete_answer("I lost my wallet, my card.")
+    assert not m.complete_answer("I lost my card and")
     assert not m.complete_answer("um") and not m.complete_answer("")
     m.handle(FinalTranscript("I lost my card", 0.9, "a"))
     # Four digits of four: complete. Two so far (a pause between groups): wait.

@@ -72,6 +72,9 @@ class EchoGuard:
         self._ref_rest = np.zeros(0, dtype=np.int16)
         self._in_rest = np.zeros(0, dtype=np.int16)
         self._heard_ref_ms = 0
+        # 10 ms frames given to the canceller each way (kept in step: see `process`).
+        self._render_frames = self._capture_frames = 0
+        self._silence = np.zeros(self._sub, dtype=np.int16)
         self.gated_ms = 0
         self.reference_ms = 0
 
@@ -107,6 +110,7 @@ class EchoGuard:
             self.reference_ms += 10
             if self._apm is not None:
                 self._apm.process_reverse_stream(self._frame(frame))
+                self._render_frames += 1
         self._ref_rest = data[whole:].copy()
 
     def process(self, pcm: Pcm, media_ms: float) -> Pcm:
@@ -122,6 +126,14 @@ class EchoGuard:
             raw = _energy(frame)
             self._raw_hist.append((round(at_ms / 10), raw))
             if self._apm is not None:
+                if self._render_frames <= self._capture_frames:
+                    # The bot is silent: the canceller still needs a far-end frame per
+                    # near-end frame, or its delay estimate slips by the silence and,
+                    # when the bot speaks again, it adds a misaligned echo instead of
+                    # removing it.
+                    self._apm.process_reverse_stream(self._frame(self._silence))
+                    self._render_frames += 1
+                self._capture_frames += 1
                 f = self._frame(frame)
                 self._apm.process_stream(f)
                 if not self.echo_free:

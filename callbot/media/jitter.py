@@ -199,9 +199,9 @@ class JitterBuffer:
         end = self._end
         if end is not None and entry.end > end:
             end = self._end = entry.end
-        if (end if end is not None else self._max_end()) - self._play > self.max_depth or len(
-            self._starts
-        ) > _MAX_ENTRIES:
+        if end is None:
+            end = self._max_end()
+        if end - self._play > self.max_depth or len(self._starts) > _MAX_ENTRIES:
             self._enforce_bounds()
         return PushResult.STORED
 

@@ -496,15 +496,20 @@ async def run_phase(grpc_port: int, server_pid: int, clips: Clips, *, calls: int
     await tick
     elapsed = time.monotonic() - wall0
     server_cpu, gen_cpu = _cpu(server_pid) - cpu_server0, _cpu(os.getpid()) - cpu_gen0
-    unexplained = 0
+    unexplained = paused_total = 0
     for c in callers:
         _analyse(c)
         unexplained += unexplained_pauses(c.turns, c.all_events)
+        paused_total += sum(1 for _, m in c.all_events if m.HasField("bot_speech")
+                            and m.bot_speech.state == _STATE.BOT_SPEECH_STATE_PAUSED)  # fmt: skip
         if c.transport is not None:
             c.transport.close()
     return summarize([t for c in callers for t in c.turns], calls=calls, seconds=round(elapsed),
                      server_core=server_cpu / elapsed, generator_core=gen_cpu / elapsed,
-                     echo=list(echo), pauses_with_no_caller_sound=unexplained)  # fmt: skip
+                     echo=list(echo), pauses_with_no_caller_sound=unexplained,
+                     # With perturb off (the echo runs) the caller never talks over the
+                     # bot, so every pause there is a false one, near a caller line or not.
+                     bot_pauses=paused_total)  # fmt: skip
 
 
 # ------------------------------------------------------------------ figures
@@ -628,12 +633,13 @@ async def _phases(args: argparse.Namespace, port: int, pid: int) -> dict[str, An
     clips = make_clips()
     q = args.quick
     out: dict[str, Any] = {}
-    if args.capacity_only:
+    if args.only == "capacity":
         out["capacity"] = await _capacity(args, port, pid, clips)
         return out
-    out["one_call"] = await run_phase(port, pid, clips, calls=1, seconds=60 if q else 150,
-                                      echo=[None], perturb=True)  # fmt: skip
-    print(_line("1 call", out["one_call"]), flush=True)
+    if args.only != "echo":
+        out["one_call"] = await run_phase(port, pid, clips, calls=1, seconds=60 if q else 150,
+                                          echo=[None], perturb=True)  # fmt: skip
+        print(_line("1 call", out["one_call"]), flush=True)
     # Echo: two calls with the bot's audio looped back, no perturbations (the caller only
     # answers), so any pause or barge-in away from a caller line is the echo's doing.
     echo_runs: dict[str, Any] = {}
@@ -643,10 +649,13 @@ async def _phases(args: argparse.Namespace, port: int, pid: int) -> dict[str, An
         echo_runs[f"{gain:g}dB_{delay}ms"] = r
         print(
             f"echo {gain:g} dB / {delay} ms: false pauses/barge-ins "
-            f"{r['pauses_with_no_caller_sound']}  {_line('', r)}",
+            f"{r['pauses_with_no_caller_sound']} away from caller lines, bot paused "
+            f"{r['bot_pauses']} times in all  {_line('', r)}",
             flush=True,
         )
     out["echo"] = echo_runs
+    if args.only == "echo":
+        return out
     out["capacity"] = await _capacity(args, port, pid, clips)
     passed = [r["calls"] for r in out["capacity"] if r["pass_1_2s"]]
     out["max_calls_p95_under_1_2s"] = max(passed) if passed else 0
@@ -676,11 +685,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a short run (~5 minutes)")
     parser.add_argument("--steps", default="8,10,12", help="concurrent calls to try, in order")
     parser.add_argument("--port", type=int, default=50081)
-    parser.add_argument(
-        "--capacity-only",
-        action="store_true",
-        help="only the concurrent-call steps (results go to turns_capacity.json)",
-    )
+    parser.add_argument("--only", choices=("echo", "capacity"),
+                        help="one phase alone (results go to turns_<phase>.json)")  # fmt: skip
     args = parser.parse_args()
     env = dict(os.environ)
     env.update(CALLBOT_GRPC_ADDRESS=f"127.0.0.1:{args.port}", CALLBOT_METRICS_ADDRESS="",
@@ -707,7 +713,7 @@ def main() -> int:
     results["quick"] = args.quick
     results["wall_s"] = round(time.monotonic() - started, 1)
     results["command"] = " ".join(["python -m bench.turns", *sys.argv[1:]])
-    path = RESULTS.with_name("turns_capacity.json") if args.capacity_only else RESULTS
+    path = RESULTS.with_name(f"turns_{args.only}.json") if args.only else RESULTS
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {path}", flush=True)

@@ -330,6 +330,7 @@ class Listener:
         if spec.cancelled() or spec.exception() is not None or not complete(spec.result().text):
             return
         self.stats.early_ends += 1
+        vad.release()  # the bot answers next: its echo or a breath must not resume this
         for ev in self._ep.force_end(self._pos):
             self._on_endpoint(ev)
 

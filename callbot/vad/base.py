@@ -87,6 +87,14 @@ class VoiceActivityDetector:
         self.last_probability = 0.0
         self.frames = 0
 
+    def release(self) -> None:
+        """The turn was ended inside this pause (early end): the pause counts as the
+        end of speech, so what comes next needs a fresh onset (`start_ms` of voice),
+        not the single voiced frame that resumes a pause."""
+        if self.state is VadState.STOPPING:
+            self.state = VadState.QUIET
+            self._voice_ms = self._silence_ms = 0.0
+
     def _to_input(self, backend_sample: int) -> int:
         return backend_sample * self.sample_rate // self.backend.sample_rate
 

@@ -53,6 +53,23 @@ def test_states_follow_quiet_starting_speaking_stopping() -> None:
     assert states == [VadState.STARTING, VadState.SPEAKING, VadState.STOPPING, VadState.QUIET]
 
 
+def test_a_released_pause_needs_a_fresh_onset() -> None:
+    """After an early end the pause is the end of speech: one voiced frame (an echo
+    leak, a breath) no longer resumes it; a real onset still starts speech."""
+    for release in (False, True):
+        vad = VoiceActivityDetector(ScriptedBackend(), RATE, VadParams())
+        vad.process(_audio([(True, 600), (False, 300)]))
+        assert vad.state is VadState.STOPPING
+        if release:
+            vad.release()
+            assert vad.state is VadState.QUIET
+        blip = [t.state for t in vad.process(_audio([(True, 32), (False, 64)]))]
+        assert (VadState.SPEAKING in blip) is not release
+        if release:
+            onset = [t.state for t in vad.process(_audio([(True, 300)]))]
+            assert VadState.SPEAKING in onset
+
+
 def test_end_of_utterance_after_the_turns_silence() -> None:
     for silence in (500, 1200):
         _, events = _run([(False, 200), (True, 1000), (False, 2000)], EndpointSettings(silence))

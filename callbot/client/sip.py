@@ -51,9 +51,14 @@ def local_host_for(target: str) -> str:
 class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, on_message: Callable[[bytes], None]) -> None:
         self._on_message = on_message
+        self.refused: OSError | None = None  # ICMP port unreachable: nothing listens there
 
     def datagram_received(self, data: bytes, addr: object) -> None:
         self._on_message(data)
+
+    def error_received(self, exc: Exception) -> None:
+        if isinstance(exc, OSError):
+            self.refused = exc
 
 
 class SipCaller:
@@ -69,6 +74,7 @@ class SipCaller:
         self._to_tag = ""
         self._cseq = 1
         self._transport: asyncio.DatagramTransport | None = None
+        self._protocol: _Protocol | None = None
         self._local_port = 0
         self._responses: asyncio.Queue[SipResponse] = asyncio.Queue()
         self._last_ack: bytes | None = None
@@ -78,10 +84,13 @@ class SipCaller:
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Protocol(self._received), local_addr=(self.local_host, 0)
+        # Connected to the bot: the kernel then reports a port nobody listens on.
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: _Protocol(self._received),
+            local_addr=(self.local_host, 0),
+            remote_addr=self.target,
         )
-        self._transport = transport
+        self._transport, self._protocol = transport, protocol
         self._local_port = int(transport.get_extra_info("sockname")[1])
 
     def close(self) -> None:
@@ -159,7 +168,7 @@ class SipCaller:
         data = sip_bytes(message)
         if isinstance(message, SipRequest) and message.method == "ACK":
             self._last_ack = data
-        self._transport.sendto(data, self.target)
+        self._transport.sendto(data)
 
     async def _transact(self, request: SipRequest, limit_s: float) -> SipResponse:
         """Send `request`, resending every T1 (doubling) until a response; return the final one."""
@@ -170,6 +179,9 @@ class SipCaller:
         self._send(request)
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
+            if self._protocol is not None and self._protocol.refused is not None:
+                host, port = self.target
+                raise SipCallError(f"nothing answers SIP at {host}:{port}")
             if remaining <= 0:
                 raise SipCallError(f"no answer to {method} in {limit_s:.0f} s")
             wait = remaining if provisional else min(interval, remaining)
@@ -196,7 +208,7 @@ class SipCaller:
         if isinstance(message, SipResponse):
             resent_ok = message.status >= 200 and "INVITE" in (message.headers.get("CSeq") or "")
             if resent_ok and self._last_ack is not None and self._transport is not None:
-                self._transport.sendto(self._last_ack, self.target)  # ACK every 2xx
+                self._transport.sendto(self._last_ack)  # ACK every 2xx
             self._responses.put_nowait(message)
             return
         self._answer(message)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.integration.sip.sip_helpers import records, sip_bot
+from tests.integration.sip.sip_helpers import free_port, records, sip_bot
 
 pytestmark = pytest.mark.integration
 
@@ -54,3 +54,10 @@ async def test_a_refused_sip_call_says_why(tmp_path: Path) -> None:
         rc, stdout, stderr = await _call(bot.port, "--say", "hello", "--out", "")
     assert rc == 1, stdout
     assert "403" in stderr, stderr
+
+
+async def test_calling_a_port_where_nothing_listens_fails_at_once() -> None:
+    port = free_port()
+    rc, stdout, stderr = await _call(port, "--say", "hello", "--out", "")
+    assert rc == 1, stdout
+    assert f"nothing answers SIP at 127.0.0.1:{port}" in stderr, stderr

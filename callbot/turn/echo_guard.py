@@ -4,11 +4,13 @@ Two layers. WebRTC's echo canceller (the `livekit` package's
 `AudioProcessingModule`) subtracts the bot's outbound audio, fed as the
 far-end reference, from the inbound audio. It needs ~2 s of bot speech to
 converge, so a gate also compares each 10 ms of (cancelled) inbound audio
-with the loudest reference audio sent in the last `window_ms`: while the
-bot talks, inbound audio that is not clearly louder than what its echo
-could be is silenced before the VAD sees it. Until the canceller has heard
-`converge_ms` of reference the echo may be as loud as the bot itself (a
-"mixed" fork: 0 dB, 0-40 ms); after that the gate assumes `converged_gain`.
+with what the bot's echo could be now: while the bot talks, inbound audio
+that is not clearly louder is silenced before the VAD sees it. The echo path
+(delay, gain) is read from the raw inbound's energy envelope, and what the
+canceller leaves of the echo is measured on frames that hold echo only.
+Before the path is known, the loudest reference of the last `window_ms`
+bounds the echo: as loud as the bot itself (a "mixed" fork: 0 dB, 0-40 ms)
+until the canceller has heard `converge_ms`, `converged_gain` after that.
 Caller speech over the bot still passes: it adds energy the echo cannot have.
 
 Most forks carry no echo at all (the switch cancels it, or the fork is the
@@ -63,6 +65,7 @@ class EchoGuard:
         self._ref: deque[tuple[float, float]] = deque()  # (media ms, energy) per 10 ms
         self._ref_by_slot: dict[int, float] = {}  # 10 ms slot of the media clock -> energy
         self._residuals: deque[float] = deque(maxlen=_HISTORY)
+        self._leak = 1.0  # measured from `_residuals` (see `_measure_leak`)
         self._raw_hist: deque[tuple[int, float]] = deque(maxlen=_HISTORY)
         self.echo_free = False  # decided from the raw inbound level while the bot talks
         self._echo_free_gain = 10 ** (self.settings.echo_free_db / 10)
@@ -175,19 +178,22 @@ class EchoGuard:
                 # Echo only (the caller would add energy): how much the canceller leaves.
                 self._residuals.append(min(1.0, energy / expected))
             # Below the floor is echo too: a faint leak still sounds like speech to the VAD.
-            return energy <= max(expected * self._residual() * s.margin, s.floor_rms**2)
+            return energy <= max(expected * self._leak * s.margin, s.floor_rms**2)
         gain = s.converged_gain if self.converged else 1.0
         return energy <= worst * gain * s.margin
 
-    def _residual(self) -> float:
+    def _measure_leak(self) -> None:
         """What the canceller leaves of the echo (energy ratio), from recent echo-only frames.
 
         A high percentile: the canceller's leak comes in bursts, and one loud
-        burst the gate lets through can start speech.
+        burst the gate lets through can start speech. Until enough is measured,
+        nothing is assumed cancelled.
         """
-        if len(self._residuals) < _MIN_RESIDUALS:
-            return 1.0  # not measured yet: assume nothing is cancelled
-        return float(np.clip(np.percentile(self._residuals, 90), _MIN_RESIDUAL, 1.0))
+        if len(self._residuals) >= _MIN_RESIDUALS:
+            leak = float(np.percentile(self._residuals, 90))
+            self._leak = min(1.0, max(_MIN_RESIDUAL, leak))
+        else:
+            self._leak = 1.0
 
     def _estimate_path(self, slot: int) -> None:
         """Echo delay and gain from the raw inbound's energy envelope (log-energy
@@ -197,6 +203,7 @@ class EchoGuard:
         a decorrelated leak, and a delay read from it can be wrong by 50 ms.
         """
         self._since_estimate = 0
+        self._measure_leak()
         floor = self.settings.floor_rms**2
         for old in [k for k in self._ref_by_slot if k < slot - _HISTORY - _MAX_LAG]:
             del self._ref_by_slot[old]

@@ -271,7 +271,11 @@ class ConversationHandler:
                 self.speaker.say(o, backchannel_is_answer=yes_no)
             elif isinstance(o, ev.TurnHints):
                 self._sensitive = o.sensitive
-                if self.speaker is not None:  # the listener takes them once the ask was said
+                # How to hear the answer applies at once (a caller may answer over the
+                # prompt, and must not be cut by the last ask's shorter silence); the
+                # no-input timer starts once the ask was said.
+                self._set_turn(o, no_input=False)
+                if self.speaker is not None:
                     self.speaker.then(functools.partial(self._set_turn, o))
             elif isinstance(o, ev.EndTurn):
                 self._ended_by_partial.add(o.utterance_id)
@@ -283,12 +287,12 @@ class ConversationHandler:
             else:
                 apply_output(self, o)
 
-    def _set_turn(self, hints: ev.TurnHints) -> None:
+    def _set_turn(self, hints: ev.TurnHints, no_input: bool = True) -> None:
         if self.listener is not None and not self.closed:
             self.listener.set_turn(
                 TurnSettings(
                     silence_ms=hints.end_of_utterance_silence_ms,
-                    no_input_ms=hints.no_input_timeout_ms,
+                    no_input_ms=hints.no_input_timeout_ms if no_input else 0,
                     hotwords=tuple(hints.stt_hints) if self.settings.hint_hotwords else (),
                     complete=self.manager.complete_answer if self.settings.early_end else None,
                 )

@@ -37,8 +37,6 @@ class Answered:
 
     host: str
     port: int
-    payload_type: int
-    telephone_event_pt: int | None
 
 
 def local_host_for(target: str) -> str:
@@ -114,7 +112,7 @@ class SipCaller:
             answer = parse_offer(response.body)
         except SdpError as exc:
             raise SipCallError(f"the bot's SDP answer is unusable: {exc}") from exc
-        return Answered(answer.host, answer.port, answer.payload_type, answer.telephone_event_pt)
+        return Answered(answer.host, answer.port)
 
     async def bye(self) -> None:
         """Hang up; waits briefly for the bot's 200."""

@@ -123,5 +123,13 @@ def espeak_caller(text: str, voice: str = "en-us") -> Pcm:
     return telephone(pcm, rate)
 
 
+async def through_first_ask(port: FakePort, on_audio: Callable[[Pcm], None]) -> None:
+    """Silence from the caller through the greeting and the first ask, to its prompt's end."""
+    for _ in range(800):
+        await feed(port, on_audio, silence_ms(20))
+        if port.media_time_ms > 3000 and not port.bot_speaking():
+            return
+
+
 def silence_ms(ms: int) -> Pcm:
     return np.zeros(RATE * ms // 1000, dtype=np.int16)

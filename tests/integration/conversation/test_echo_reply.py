@@ -8,7 +8,13 @@ import pytest
 from callbot.clock import LoopClock
 from callbot.conversation.handler import ConversationDeps, ConversationHandler
 from callbot.v1 import callbot_pb2 as pb
-from tests.integration.conversation.fakes import FakePort, espeak_caller, feed, silence_ms
+from tests.integration.conversation.fakes import (
+    FakePort,
+    espeak_caller,
+    feed,
+    silence_ms,
+    through_first_ask,
+)
 
 pytestmark = pytest.mark.integration
 _STATE = pb.BotSpeechState
@@ -22,10 +28,7 @@ async def test_the_reply_after_an_answer_is_not_cut_by_its_own_echo(
     h = ConversationHandler(port, deps, sample_rate=8000, clock=LoopClock())
     h.start()
     try:
-        for _ in range(800):  # the greeting and the first ask, to their end
-            await feed(port, h.on_audio, silence_ms(20))
-            if port.media_time_ms > 3000 and not port.bot_speaking():
-                break
+        await through_first_ask(port, h.on_audio)
         await feed(port, h.on_audio, silence_ms(400))
         answered_at = port.media_time_ms
         await feed(port, h.on_audio, espeak_caller("My card was stolen."))

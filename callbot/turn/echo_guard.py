@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from callbot.media.g711 import Pcm
 
@@ -111,7 +112,7 @@ class EchoGuard:
             if energy > self.settings.floor_rms**2:
                 self._heard_ref_ms += 10
             self.reference_ms += 10
-            if self._apm is not None:
+            if self._apm is not None and not self.echo_free:  # see `_cancel`
                 self._apm.process_reverse_stream(self._frame(frame))
                 self._render_frames += 1
         self._ref_rest = data[whole:].copy()
@@ -129,18 +130,7 @@ class EchoGuard:
             raw = _energy(frame)
             self._raw_hist.append((round(at_ms / 10), raw))
             if self._apm is not None:
-                if self._render_frames <= self._capture_frames:
-                    # The bot is silent: the canceller still needs a far-end frame per
-                    # near-end frame, or its delay estimate slips by the silence and,
-                    # when the bot speaks again, it adds a misaligned echo instead of
-                    # removing it.
-                    self._apm.process_reverse_stream(self._frame(self._silence))
-                    self._render_frames += 1
-                self._capture_frames += 1
-                f = self._frame(frame)
-                self._apm.process_stream(f)
-                if not self.echo_free:
-                    frame = np.frombuffer(f.data, dtype=np.int16).copy()
+                frame = self._cancel(frame)
             # `_is_echo` also feeds the echo-path estimate, which can end echo_free.
             if self.settings.gate and self._is_echo(frame, raw, at_ms) and not self.echo_free:
                 frame = np.zeros(n, dtype=np.int16)
@@ -151,6 +141,29 @@ class EchoGuard:
         if out.size < pcm.size:
             out = np.concatenate((np.zeros(pcm.size - out.size, dtype=np.int16), out))
         return out[-pcm.size :] if out.size > pcm.size else out
+
+    def _cancel(self, frame: Pcm) -> Pcm:
+        """One 10 ms inbound frame through the canceller.
+
+        The canceller (two native calls per 10 ms, the guard's largest cost) rests
+        on an echo-free call, where it has nothing to remove; `reference` then
+        skips the far-end frames too, so the two streams stay in step. (Resting it
+        while the bot is merely quiet was tried: after the rest it let the echo of
+        the bot's next reply through.)
+        """
+        if self.echo_free:
+            return frame
+        if self._render_frames <= self._capture_frames:
+            # The bot is silent: the canceller still needs a far-end frame per
+            # near-end frame, or its delay estimate slips by the silence and,
+            # when the bot speaks again, it adds a misaligned echo instead of
+            # removing it.
+            self._apm.process_reverse_stream(self._frame(self._silence))
+            self._render_frames += 1
+        self._capture_frames += 1
+        f = self._frame(frame)
+        self._apm.process_stream(f)
+        return np.frombuffer(f.data, dtype=np.int16).copy()
 
     def _is_echo(self, frame: Pcm, raw: float, at_ms: float) -> bool:
         """Whether a (cancelled) 10 ms frame is no louder than the bot's echo can be.
@@ -207,56 +220,75 @@ class EchoGuard:
         floor = self.settings.floor_rms**2
         for old in [k for k in self._ref_by_slot if k < slot - _HISTORY - _MAX_LAG]:
             del self._ref_by_slot[old]
-        self._judge_echo_free(floor)
+        hist = np.array(self._raw_hist, dtype=np.float64).reshape(-1, 2)
+        slots, raw = hist[:, 0].astype(np.int64), hist[:, 1]
+        self._judge_echo_free(floor, slots, raw)
         if len(self._raw_hist) < _HISTORY // 2:
             return
-        slots = np.array([k for k, _ in self._raw_hist])
-        inbound = np.log10(np.array([e for _, e in self._raw_hist]) + 1.0)
+        inbound = np.log10(raw + 1.0)
         if not inbound.std():
             return  # digital silence: nothing to correlate with
-        best, best_lag = 0.0, -1
-        for lag in range(_MAX_LAG + 1):
-            ref = np.array([self._ref_by_slot.get(int(k) - lag, 0.0) for k in slots])
-            if np.count_nonzero(ref > floor) < _HISTORY // 4 or not ref.std():
-                continue
-            corr = float(np.corrcoef(np.log10(ref + 1.0), inbound)[0, 1])
-            if corr > best:
-                best, best_lag = corr, lag
+        # The reference at every lag at once: row `lag` holds what the bot sent `lag`
+        # slots before each inbound slot.
+        first = int(slots.min()) - _MAX_LAG
+        span = self._ref_span(first, int(slots.max()))
+        lags = np.arange(_MAX_LAG + 1)
+        refs = span[(slots - first)[None, :] - lags[:, None]]
+        usable = np.count_nonzero(refs > floor, axis=1) >= _HISTORY // 4
+        if not usable.any():
+            return
+        logs = np.log10(refs + 1.0)
+        logs -= logs.mean(axis=1, keepdims=True)
+        centred = inbound - inbound.mean()
+        norms = np.sqrt((logs**2).sum(axis=1) * (centred**2).sum())
+        usable &= norms > 0
+        corr = np.where(usable, logs @ centred / np.where(norms > 0, norms, 1.0), 0.0)
+        best_lag = int(np.argmax(corr))
+        best = float(corr[best_lag])
         if best < _MIN_CORR:
             return
-        ref = np.array([self._ref_by_slot.get(int(k) - best_lag, 0.0) for k in slots])
+        ref = refs[best_lag]
         loud = ref > floor
         ratios = np.exp(inbound[loud] * np.log(10)) / ref[loud]
         if self._lag is not None and abs(best_lag - self._lag) > 1:
             self._residuals.clear()  # another path: what was measured on the old one is moot
         self._lag = best_lag
         self._gain = float(np.clip(np.percentile(ratios, 40), 1e-3, 4.0))
-        if self._gain > self._echo_free_gain:
-            self.echo_free = False  # the bot's voice does come back after all
+        if self._gain > self._echo_free_gain and self.echo_free:
+            # The bot's voice does come back after all. The canceller rested while the
+            # call was echo-free: until it has heard the bot again, do not trust it.
+            self.echo_free = False
+            self._heard_ref_ms = 0
 
-    def _judge_echo_free(self, floor: float) -> None:
+    def _judge_echo_free(self, floor: float, slots: npt.NDArray[np.int64],
+                         raw: npt.NDArray[np.float64]) -> None:  # fmt: skip
         """Echo-free when the raw inbound stays far below the bot's audio of the last 250 ms."""
         if len(self._raw_hist) < _HISTORY:
             return
-        slots = np.array([k for k, _ in self._raw_hist])
         first = int(slots[0]) - _MAX_LAG
-        ref = np.array([self._ref_by_slot.get(k, 0.0) for k in range(first, int(slots[-1]) + 1)])
+        ref = self._ref_span(first, int(slots[-1]))
         # Mean reference energy over each slot's echo window (any delay up to 250 ms).
         window = np.convolve(ref, np.ones(_MAX_LAG + 1) / (_MAX_LAG + 1), mode="valid")
         near = window[slots - int(slots[0])]
         loud = near > floor
         if np.count_nonzero(loud) < _HISTORY * 2 // 3:
             return  # not enough bot speech heard back yet: keep the last verdict
-        raw = np.array([e for _, e in self._raw_hist])
         # The 40th percentile: a caller talking over part of it does not hide an echo.
         # Sticky: a caller talking over the bot for long is not an echo; only a
         # correlated echo path (`_estimate_path`) takes the verdict back.
         if float(np.percentile(raw[loud] / near[loud], 40)) < self._echo_free_gain:
             self.echo_free = True
 
+    def _ref_span(self, first: int, last: int) -> npt.NDArray[np.float64]:
+        """Reference energy of every 10 ms slot from `first` to `last` (0 where none was sent)."""
+        get = self._ref_by_slot.get
+        return np.fromiter((get(k, 0.0) for k in range(first, last + 1)), dtype=np.float64,
+                           count=last - first + 1)  # fmt: skip
+
     def _frame(self, pcm: Pcm) -> Any:
         return self._frame_cls(pcm.astype(np.int16).tobytes(), self.sample_rate, 1, pcm.size)
 
 
 def _energy(frame: Pcm) -> float:
-    return float(np.mean(frame.astype(np.float32) ** 2))
+    f = frame.astype(np.float32)
+    return float(np.dot(f, f)) / f.size if f.size else 0.0

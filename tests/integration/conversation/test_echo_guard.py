@@ -110,3 +110,34 @@ def test_without_echo_a_caller_over_the_bot_passes_untouched() -> None:
     heard = np.concatenate(out)
     # From a few seconds in (the verdict), the caller's audio is passed sample for sample.
     assert np.array_equal(heard[at:], inbound_pcm[at : heard.size])
+
+
+def test_an_echo_that_appears_after_an_echo_free_verdict_is_gated_again() -> None:
+    """The canceller rests on an echo-free call; a caller who turns on the speaker
+    later brings the echo back, and the guard takes its verdict back and gates it."""
+    bot = np.concatenate((_bot(), _bot()))
+    rng = np.random.default_rng(7)
+    inbound = rng.normal(0, 8, bot.size)
+    at = 6 * RATE  # the echo starts here: -6 dB, 40 ms
+    delay = 40 * RATE // 1000
+    inbound[at:] += bot[at - delay : bot.size - delay] * 10 ** (-6 / 20)
+    inbound_pcm = np.clip(inbound, -32768, 32767).astype(np.int16)
+    guard = EchoGuard(RATE)
+    guard.start()
+    vad = VoiceActivityDetector(SileroBackend(_session()), 16000, SttConfig().vad_narrowband)
+    up = StreamResampler(RATE, 16000)
+    free_until = None
+    onsets: list[float] = []
+    for i in range(0, bot.size - FRAME + 1, FRAME):
+        guard.reference(bot[i : i + FRAME], i / 8)
+        clean = guard.process(inbound_pcm[i : i + FRAME], i / 8)
+        if i == at:
+            assert guard.echo_free
+        if i > at and free_until is None and not guard.echo_free:
+            free_until = i / RATE
+        for t in vad.process(up.process(clean)):
+            if t.state is VadState.SPEAKING:
+                onsets.append(t.sample / 16000)
+    assert free_until is not None and free_until < 6 + 2.5, free_until
+    # Once the verdict is back, the echo never starts speech.
+    assert [t for t in onsets if t > free_until + 0.5] == [], (free_until, onsets)

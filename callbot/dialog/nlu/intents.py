@@ -100,13 +100,18 @@ class IntentMatcher:
         self._example_lookup = {
             _norm(e): label for label, e in zip(index.labels, index.examples, strict=True)
         }
+        # The last utterance's embedding: a turn's speculative transcript and its final
+        # are usually the same text, and an embedding costs ~10 ms on the event loop.
+        self._last: tuple[str, Vectors] | None = None
 
     def scores(self, text: str, candidates: Iterable[str]) -> dict[str, float]:
         """Best example similarity per candidate intent (embedding only)."""
         wanted = set(candidates)
         if self._embedder is None or self._index.vectors.shape[1] == 0:
             return {}
-        q = self._embedder.embed([text])[0]
+        if self._last is None or self._last[0] != text:
+            self._last = (text, self._embedder.embed([text])[0])
+        q = self._last[1]
         sims = self._index.vectors @ q
         best: dict[str, float] = {}
         for label, sim in zip(self._index.labels, sims.tolist(), strict=True):

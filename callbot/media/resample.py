@@ -97,15 +97,19 @@ class StreamResampler:
         start = self._emitted
         if end <= start:
             return np.zeros(0, dtype=np.int16)
-        if self._down == 1:
-            values = self._upsample(start, end)
-        else:
-            n = np.arange(start, end, dtype=np.int64)
-            base = n * self._down // self._up
-            phase = n * self._down - base * self._up
+        # Outputs `up` apart share a filter phase and sit `down` inputs apart, so each
+        # phase is one matrix product over a strided view of the history: no gathered
+        # copy of every output's window.
+        windows = np.lib.stride_tricks.sliding_window_view(self._history, self._taps)
+        values: Float = np.empty(end - start, dtype=np.float64)
+        up, down = self._up, self._down
+        for j in range(min(up, end - start)):
+            n = start + j
+            base = n * down // up
             first = base - self._half + 1 - self._origin  # index in _history
-            index = first[:, None] + np.arange(self._taps)[None, :]
-            values = np.einsum("ij,ij->i", self._history[index], self._bank[phase])
+            count = (end - n - 1) // up + 1
+            rows = windows[first : first + (count - 1) * down + 1 : down]
+            values[j::up] = rows @ self._bank[n * down - base * up]
         self._emitted = end
         # Keep only the history the next output can still reach.
         next_base = end * self._down // self._up
@@ -114,17 +118,6 @@ class StreamResampler:
             self._history = self._history[keep_from:]
             self._origin += keep_from
         return np.clip(np.rint(values), -32768, 32767).astype(np.int16)
-
-    def _upsample(self, start: int, end: int) -> Float:
-        """Outputs `start`…`end` of an integer-factor upsampling (8 to 16 kHz: every
-        call's inbound, per frame): each input position yields one output per phase,
-        so one matrix product over a strided view of the history (no gathered copy)."""
-        up = self._up
-        b0, b1 = start // up, (end - 1) // up + 1
-        first = b0 - self._half + 1 - self._origin
-        windows = np.lib.stride_tricks.sliding_window_view(self._history, self._taps)
-        values: Float = (windows[first : first + b1 - b0] @ self._bank.T).ravel()
-        return values[start - b0 * up : end - b0 * up]
 
 
 def resample(pcm: Pcm, in_rate: int, out_rate: int) -> Pcm:

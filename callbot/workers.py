@@ -5,6 +5,11 @@ first served within a lane, on a fixed set of threads (the models' own threads
 are set to one each: on a 2-core box parallel calls beat parallel threads). A
 partial is a nice-to-have: it is refused when the pool already has a backlog and
 dropped at dequeue when it waited too long. A final is never refused or dropped.
+
+Priority alone cannot stop a FRONT job (a reply's first audio) from waiting out
+a decode that has already started (~150-300 ms here), so `front_workers` extra
+threads take FRONT jobs only: the reply starts at once and shares the cores with
+the decodes for its few tens of ms.
 """
 
 from __future__ import annotations
@@ -63,15 +68,18 @@ class LaneExecutor:
         self,
         workers: int = 2,
         *,
+        front_workers: int = 1,
         max_partial_backlog: int | None = None,
         max_partial_wait_s: float = 0.5,
         max_calls: int = 0,
         name: str = "cpu",
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+        if workers < 1 or front_workers < 0:
+            raise ValueError(f"need workers >= 1 and front_workers >= 0, got {workers}, "
+                             f"{front_workers}")  # fmt: skip
         self.workers = workers
+        self.front_workers = front_workers
         self.max_partial_backlog = workers if max_partial_backlog is None else max_partial_backlog
         self.max_partial_wait_s = max_partial_wait_s
         self.max_calls = max_calls
@@ -91,8 +99,10 @@ class LaneExecutor:
             if self._threads:
                 return
             self._stopping = False
-            for i in range(self.workers):
-                t = threading.Thread(target=self._work, name=f"{self._name}-{i}", daemon=True)
+            for i in range(self.workers + self.front_workers):
+                front = i >= self.workers
+                t = threading.Thread(target=self._work, args=(front,), daemon=True,
+                                     name=f"{self._name}-{'front-' if front else ''}{i}")  # fmt: skip
                 self._threads.append(t)
                 t.start()
 
@@ -156,16 +166,19 @@ class LaneExecutor:
                 raise Shed("partial shed: the pool has a backlog")
             job = _Job(int(lane), next(self._seq), self._timer(), fn, future)
             heapq.heappush(self._heap, job)
-            self._cond.notify()
+            self._cond.notify_all()  # a FRONT-only thread must not swallow the wake-up
         return future
 
-    def _work(self) -> None:
+    def _takes_next(self, front_only: bool) -> bool:
+        return bool(self._heap) and (not front_only or self._heap[0].lane == Lane.FRONT)
+
+    def _work(self, front_only: bool = False) -> None:
         while True:
             with self._cond:
-                while not self._heap and not self._stopping:
+                while not self._takes_next(front_only) and not self._stopping:
                     self._cond.wait()
-                if not self._heap:
-                    return
+                if not self._takes_next(front_only):
+                    return  # stopping; the other workers finish what is queued
                 job = heapq.heappop(self._heap)
                 lane = Lane(job.lane)
                 waited = self._timer() - job.queued_at

@@ -26,9 +26,12 @@ class _Clock:
         return self.now
 
 
-def _blocked_executor(clock: _Clock) -> tuple[LaneExecutor, threading.Event, Future[None]]:
+def _blocked_executor(
+    clock: _Clock, front_workers: int = 0
+) -> tuple[LaneExecutor, threading.Event, Future[None]]:
     """One worker, busy on a final until the returned gate opens."""
-    ex = LaneExecutor(1, max_partial_backlog=1, max_partial_wait_s=0.5, timer=clock)
+    ex = LaneExecutor(1, front_workers=front_workers, max_partial_backlog=1,
+                      max_partial_wait_s=0.5, timer=clock)  # fmt: skip
     ex.start()
     gate, running = threading.Event(), threading.Event()
 
@@ -65,6 +68,26 @@ def test_finals_run_before_partials_and_partials_shed_first() -> None:
     assert ex.stats[Lane.FINAL].completed == 2
     assert ex.stats[Lane.PARTIAL].shed == 2
     assert ex.stats[Lane.PARTIAL].completed == 1
+
+
+def test_a_front_job_does_not_wait_for_a_running_decode() -> None:
+    """The front thread takes FRONT jobs at once, and only them."""
+    clock = _Clock()
+    ex, gate, blocker = _blocked_executor(clock, front_workers=1)
+    order: list[str] = []
+    try:
+        f1 = ex.submit(Lane.FINAL, lambda: order.append("f1"))
+        front = ex.submit(Lane.FRONT, lambda: order.append("front"))
+        front.result(60)  # while the worker still holds the blocker
+        assert order == ["front"]
+        assert not f1.done()  # the front thread left the final for the worker
+        gate.set()
+        f1.result(60)
+    finally:
+        gate.set()
+        ex.shutdown()
+    assert order == ["front", "f1"]
+    assert blocker.done()
 
 
 def test_a_partial_that_waited_too_long_is_shed_a_final_never() -> None:

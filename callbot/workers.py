@@ -101,8 +101,8 @@ class LaneExecutor:
             self._stopping = False
             for i in range(self.workers + self.front_workers):
                 front = i >= self.workers
-                t = threading.Thread(target=self._work, args=(front,), daemon=True,
-                                     name=f"{self._name}-{'front-' if front else ''}{i}")  # fmt: skip
+                name = f"{self._name}-{'front-' if front else ''}{i}"
+                t = threading.Thread(target=self._work, args=(front,), name=name, daemon=True)
                 self._threads.append(t)
                 t.start()
 

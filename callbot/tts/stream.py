@@ -8,14 +8,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Protocol
 
 import numpy as np
 
 from callbot.media.g711 import Pcm
 from callbot.media.resample import resample
-from callbot.tts.base import Synthesizer, silence
+from callbot.tts.base import Synthesizer, silence, trimmed
 from callbot.tts.errors import SynthesisFailed, TtsError
-from callbot.tts.text import pause_after_ms, speech_pieces, take_complete
+from callbot.tts.text import JOIN_LEAD_MS, pause_after_ms, speech_pieces, take_complete
 from callbot.workers import Lane, LaneExecutor
 
 RunJob = Callable[[bool, Callable[[], Pcm]], Awaitable[Pcm]]
@@ -42,6 +43,15 @@ class SpeechChunk:
     speech_samples: int  # before the trailing pause
 
 
+class PieceSource(Protocol):
+    """Pieces synthesized ahead of time, for one voice at one call rate."""
+
+    def head_of(self, sentence: str) -> str | None:
+        """A cached head that `sentence` starts with (then more words follow), if any."""
+
+    def piece(self, text: str) -> SpeechChunk | None: ...
+
+
 class SynthesizeStream:
     """`push(text)`… `flush()`/`end_input()`; `async for chunk in stream`; `aclose()`.
 
@@ -57,17 +67,20 @@ class SynthesizeStream:
         sample_rate: int,
         run: RunJob,
         max_first_chars: int = 60,
+        cached: PieceSource | None = None,
     ) -> None:
         self._synth = synth
         self.sample_rate = sample_rate
         self._run = run
         self._max_first = max_first_chars
+        self._cached = cached
         self._buffer = ""
-        self._pieces: deque[str] = deque()
+        self._pieces: deque[tuple[str, bool]] = deque()  # (text, continues a cached head)
         self._ended = False
         self._first = True
         self._wake: asyncio.Event | None = None
-        self._inflight: deque[tuple[str, bool, asyncio.Future[Pcm]]] = deque()
+        # (text, first, audio with its pause, speech samples when known ahead)
+        self._inflight: deque[tuple[str, bool, asyncio.Future[Pcm], int | None]] = deque()
         self._started = False
         self._closed = False
 
@@ -93,9 +106,13 @@ class SynthesizeStream:
         self._poke()
 
     def _add(self, sentence: str) -> None:
-        pieces = speech_pieces(sentence, first=self._first, max_first_chars=self._max_first)
+        head = self._cached.head_of(sentence) if self._cached is not None else None
+        if head is not None:  # its cached audio plays while the rest is synthesized
+            self._pieces.extend(((head, False), (sentence[len(head) :].strip(), True)))
+        else:
+            pieces = speech_pieces(sentence, first=self._first, max_first_chars=self._max_first)
+            self._pieces.extend((p, False) for p in pieces)
         self._first = False
-        self._pieces.extend(pieces)
         self._poke()
 
     def _poke(self) -> None:
@@ -107,17 +124,25 @@ class SynthesizeStream:
     def _start_next(self) -> None:
         if not self._pieces:
             return
-        text = self._pieces.popleft()
+        text, continues = self._pieces.popleft()
         first, self._started = not self._started, True
         synth, rate = self._synth, self.sample_rate
+        ready = self._cached.piece(text) if self._cached is not None else None
+        if ready is not None:
+            done: asyncio.Future[Pcm] = asyncio.get_running_loop().create_future()
+            done.set_result(ready.pcm)
+            self._inflight.append((text, first, done, ready.speech_samples))
+            return
 
         def job() -> Pcm:
             native = synth.synthesize(text)
+            if continues:
+                native = trimmed(native, synth.info.sample_rate, lead_ms=JOIN_LEAD_MS)
             pcm = resample(native, synth.info.sample_rate, rate)
             return np.concatenate((pcm, silence(rate, pause_after_ms(text))))
 
         fut = asyncio.ensure_future(self._run(first, job))
-        self._inflight.append((text, first, fut))
+        self._inflight.append((text, first, fut, None))
 
     async def __aiter__(self) -> AsyncIterator[SpeechChunk]:
         self._wake = asyncio.Event()
@@ -130,7 +155,7 @@ class SynthesizeStream:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            text, first, fut = self._inflight[0]
+            text, first, fut, speech_samples = self._inflight[0]
             try:
                 pcm = await fut
             except TtsError:
@@ -140,15 +165,16 @@ class SynthesizeStream:
             finally:
                 self._inflight.popleft()
             self._start_next()  # one ahead while this piece plays
-            pause = self.sample_rate * pause_after_ms(text) // 1000
-            yield SpeechChunk(pcm, text, first, max(0, pcm.size - pause))
+            if speech_samples is None:
+                speech_samples = pcm.size - self.sample_rate * pause_after_ms(text) // 1000
+            yield SpeechChunk(pcm, text, first, max(0, speech_samples))
 
     async def aclose(self) -> None:
         """Stop: pieces not yet handed out are dropped (their jobs finish unseen)."""
         self._closed = True
         self._pieces.clear()
         while self._inflight:
-            _, _, fut = self._inflight.popleft()
+            _, _, fut, _ = self._inflight.popleft()
             fut.cancel()
             with contextlib.suppress(BaseException):
                 await fut

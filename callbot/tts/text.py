@@ -14,6 +14,9 @@ _CLAUSE_END = re.compile(r"(?<=[,;:，、])\s+")
 # Silence after a piece, by how it ends: a sentence breathes longer than a clause.
 SENTENCE_PAUSE_MS = 250
 CLAUSE_PAUSE_MS = 120
+# A piece that stops mid-sentence (a cached head: "… ending in") runs into the next.
+JOIN_LEAD_MS = 10  # silence kept before the words that continue it
+JOIN_TAIL_MS = 40  # and after its own last word
 
 
 def sentences(text: str) -> list[str]:

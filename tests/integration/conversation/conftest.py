@@ -11,7 +11,7 @@ from callbot.conversation.handler import ConversationDeps
 from callbot.dialog.hooks import HookRegistry, HookRunner
 from callbot.dialog.loader import load_flow
 from callbot.stt.service import SttService
-from callbot.tts.cache import static_prompts
+from callbot.tts.cache import fixed_pieces, static_prompts
 from callbot.tts.service import TtsConfig, TtsService
 
 FLOW = Path(__file__).resolve().parents[3] / "examples" / "flows" / "lost_card_en.yaml"
@@ -26,7 +26,7 @@ def deps() -> Iterator[ConversationDeps]:
     )
     tts.load(["en"])
     flow = load_flow(FLOW)
-    tts.build_cache(static_prompts(flow))
+    tts.build_cache(static_prompts(flow), fixed_pieces(flow))
     registry = HookRegistry()
     registry.load_flow_hooks(flow)
     yield ConversationDeps(stt, tts, flow, None, HookRunner(registry, flow.allowed_hosts))

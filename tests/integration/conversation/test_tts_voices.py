@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
 import pytest
 
+from callbot.conversation.handler import ConversationDeps
+from callbot.media.resample import resample
 from callbot.tts.service import TtsConfig, TtsService
 
 pytestmark = pytest.mark.integration
@@ -51,3 +54,28 @@ async def test_espeak_ng_korean_speaks_and_says_it_is_not_neural() -> None:
     assert len(chunks) == 2
     audio = np.concatenate([c.pcm for c in chunks])
     assert 1.0 < audio.size / 16000 < 10.0 and _rms(audio) > 300
+
+
+async def test_a_cached_head_and_the_synthesized_rest_join_into_one_clear_sentence(
+    deps: ConversationDeps,
+) -> None:
+    """The demo flow's "I will block the card ending in {last4}." plays its cached head at
+    once; joined to the digits Piper says next, tiny.en still hears the whole sentence."""
+    tts = deps.tts
+    async with tts.stream("en", 8000) as stream:
+        stream.push("I will block the card ending in four five six seven.")
+        stream.end_input()
+        chunks = [c async for c in stream]
+    assert [c.text for c in chunks] == ["I will block the card ending in", "four five six seven."]
+    head, rest = chunks
+    assert head.pcm.size == head.speech_samples  # no pause: the sentence goes on
+    audio = np.concatenate((head.pcm, rest.pcm))
+    words = np.flatnonzero(
+        np.abs(audio[head.speech_samples - 1600 : head.speech_samples + 1600]) > 300
+    )
+    gap = int(np.diff(words).max()) / 8
+    assert gap < 120, f"{gap} ms of silence between the head and the digits"
+    up = (resample(audio, 8000, 16000) / 32768).astype(np.float32)
+    heard = deps.stt.engine("en").decode(up, language="en", words=False).text
+    assert "block the card ending in" in heard.lower(), heard
+    assert re.sub(r"\D", "", heard) == "4567" or "four five six seven" in heard.lower(), heard

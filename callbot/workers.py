@@ -6,6 +6,10 @@ are set to one each: on a 2-core box parallel calls beat parallel threads). A
 partial is a nice-to-have: it is refused when the pool already has a backlog and
 dropped at dequeue when it waited too long. A final is never refused or dropped.
 
+A partial never takes the last worker (`max_running_partials`, workers - 1 by
+default): a started decode cannot be pre-empted, and a turn's final or
+speculative decode must not wait ~200 ms behind a partial that nobody waits for.
+
 Priority alone cannot stop a FRONT job (a reply's first audio) from waiting out
 a decode that has already started (~150-300 ms here), so `front_workers` extra
 threads take FRONT jobs only: the reply starts at once and shares the cores with
@@ -69,6 +73,7 @@ class LaneExecutor:
         workers: int = 2,
         *,
         front_workers: int = 1,
+        max_running_partials: int | None = None,
         max_partial_backlog: int | None = None,
         max_partial_wait_s: float = 0.5,
         max_calls: int = 0,
@@ -80,6 +85,10 @@ class LaneExecutor:
                              f"{front_workers}")  # fmt: skip
         self.workers = workers
         self.front_workers = front_workers
+        self.max_running_partials = (
+            max(1, workers - 1) if max_running_partials is None else max_running_partials
+        )
+        self._running_partials = 0
         self.max_partial_backlog = workers if max_partial_backlog is None else max_partial_backlog
         self.max_partial_wait_s = max_partial_wait_s
         self.max_calls = max_calls
@@ -170,7 +179,15 @@ class LaneExecutor:
         return future
 
     def _takes_next(self, front_only: bool) -> bool:
-        return bool(self._heap) and (not front_only or self._heap[0].lane == Lane.FRONT)
+        if not self._heap:
+            return False
+        lane = self._heap[0].lane
+        if front_only:
+            return lane == Lane.FRONT
+        if lane != Lane.PARTIAL or self._running_partials < self.max_running_partials:
+            return True
+        # Past the cap, a partial is taken only to be shed (stale, or shutting down).
+        return self._stopping or self._timer() - self._heap[0].queued_at > self.max_partial_wait_s
 
     def _work(self, front_only: bool = False) -> None:
         while True:
@@ -189,12 +206,17 @@ class LaneExecutor:
                     self.stats[lane].shed += 1
                 else:
                     self._running += 1
+                    if lane is Lane.PARTIAL:
+                        self._running_partials += 1
             if stale:
                 job.future.set_exception(Shed("partial shed: waited too long"))
                 continue
             if not job.future.set_running_or_notify_cancel():
                 with self._cond:
                     self._running -= 1
+                    if lane is Lane.PARTIAL:
+                        self._running_partials -= 1
+                        self._cond.notify_all()
                 continue
             started = self._timer()
             try:
@@ -206,6 +228,9 @@ class LaneExecutor:
             finally:
                 with self._cond:
                     self._running -= 1
+                    if lane is Lane.PARTIAL:
+                        self._running_partials -= 1
+                        self._cond.notify_all()  # a partial held back by the cap may start
                     stats = self.stats[lane]
                     stats.completed += 1
                     stats.busy_s += self._timer() - started

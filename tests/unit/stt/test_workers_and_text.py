@@ -182,3 +182,41 @@ def test_short_loops_are_detected_by_tokens() -> None:
     assert _repeats([3, 9, 9, 9, 9, 9, 2])
     assert not _repeats([5, 5, 5, 5])  # "five five five five" is a phone number's digits
     assert not _repeats([1, 2, 3, 1, 2, 3, 1, 2, 3])
+
+
+def test_a_partial_never_takes_the_last_worker() -> None:
+    """Two workers: one runs a partial, the second partial waits, and a final that comes
+    later starts at once on the free worker instead of queueing behind both partials."""
+    ex = LaneExecutor(2, front_workers=0, max_partial_backlog=5)
+    ex.start()
+    gate, running = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def slow_partial() -> None:
+        running.set()
+        gate.wait()
+        order.append("p1")
+
+    try:
+        p1 = ex.submit(Lane.PARTIAL, slow_partial)
+        assert running.wait(60)
+        p2 = ex.submit(Lane.PARTIAL, lambda: order.append("p2"))
+        f1 = ex.submit(Lane.FINAL, lambda: order.append("f1"))
+        f1.result(60)
+        assert order == ["f1"] and not p2.done()  # p2 held back by the cap, not run
+        gate.set()
+        p1.result(60)
+        p2.result(60)
+    finally:
+        gate.set()
+        ex.shutdown()
+    assert order == ["f1", "p1", "p2"]
+
+
+def test_shutdown_sheds_a_partial_held_back_by_the_cap() -> None:
+    ex = LaneExecutor(1, front_workers=0, max_running_partials=0, max_partial_backlog=5)
+    ex.start()
+    p = ex.submit(Lane.PARTIAL, lambda: None)
+    ex.shutdown()
+    with pytest.raises(Shed):
+        p.result(60)

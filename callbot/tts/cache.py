@@ -91,25 +91,28 @@ class PromptCache:
                 heads.append(text)
                 heads.sort(key=len, reverse=True)
 
-    def has_piece(self, voice: str, rate: int, text: str) -> bool:
-        return (voice, rate, text) in self._pieces
+    def piece(self, voice: str, rate: int, text: str) -> SpeechChunk | None:
+        return self._pieces.get((voice, rate, text))
+
+    def head_of(self, voice: str, rate: int, sentence: str) -> str | None:
+        """The longest cached head that `sentence` starts with, followed by more words."""
+        for head in self._heads.get((voice, rate), ()):
+            if sentence.startswith(head) and sentence[len(head) : len(head) + 1] == " ":
+                return head
+        return None
 
     def pieces(self, voice: str, rate: int) -> CachedPieces:
         return CachedPieces(self, voice, rate)
 
 
 class CachedPieces:
-    """One voice and call rate's view of the cached pieces (see `PieceSource`)."""
+    """One voice and call rate's view of the cached pieces (a `PieceSource`)."""
 
     def __init__(self, cache: PromptCache, voice: str, rate: int) -> None:
         self._cache, self._voice, self._rate = cache, voice, rate
 
     def head_of(self, sentence: str) -> str | None:
-        """The longest cached head that `sentence` starts with, followed by more words."""
-        for head in self._cache._heads.get((self._voice, self._rate), ()):
-            if sentence.startswith(head) and sentence[len(head) : len(head) + 1] == " ":
-                return head
-        return None
+        return self._cache.head_of(self._voice, self._rate, sentence)
 
     def piece(self, text: str) -> SpeechChunk | None:
-        return self._cache._pieces.get((self._voice, self._rate, text))
+        return self._cache.piece(self._voice, self._rate, text)

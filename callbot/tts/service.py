@@ -133,7 +133,7 @@ class TtsService:
             if head:  # it runs into the words that follow: keep a word gap, no pause
                 native = trimmed(native, voice.info.sample_rate, tail_ms=JOIN_TAIL_MS)
             for rate in self.config.call_rates:
-                if self.cache.has_piece(voice.info.name, rate, text):
+                if self.cache.piece(voice.info.name, rate, text) is not None:
                     continue
                 audio = resample(native, voice.info.sample_rate, rate)
                 pad = silence(rate, 0 if head else pause_after_ms(text))

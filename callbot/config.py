@@ -48,6 +48,7 @@ class Settings:
     inband_dtmf: bool = True
     stt_languages: str = "en,ko"  # models loaded at start; empty = no speech recognition
     stt_workers: int = 2
+    stt_window_s: float = 15.0  # Whisper encoder window (docs/stt.md, "The encoder window")
     stt_max_calls: int = 0  # calls with speech recognition at once; 0 = max_calls
     sip_address: str = ""  # host:port for SIP (UDP, and TCP on the same port); empty disables
     sip_advertised_host: str = ""  # host in Contact/Via/SDP answers; empty = sip_address host

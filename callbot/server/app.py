@@ -185,7 +185,9 @@ class CallbotServer:
         languages = [lang.strip() for lang in s.stt_languages.split(",") if lang.strip()]
         if not languages:
             return
-        stt = SttService(SttConfig(workers=s.stt_workers, max_calls=s.stt_max_calls))
+        stt = SttService(
+            SttConfig(workers=s.stt_workers, max_calls=s.stt_max_calls, window_s=s.stt_window_s)
+        )
         await asyncio.to_thread(stt.load, languages)
         self.stt = handlers.stt = stt
         self.metrics.watch_executor(stt.executor)

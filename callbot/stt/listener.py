@@ -345,16 +345,19 @@ class Listener:
     def _submit(self, lane: Lane, audio: Audio, *, words: bool) -> Future[Decoded]:
         lang = None if self.language == "auto" else self.language
         engine = self._service.engine(self.language)
-        s = self.settings
+        s, config = self.settings, self._service.config
+        partial = lane is Lane.PARTIAL
         job = functools.partial(
             engine.decode,
             audio,
             language=lang,
-            candidates=self._service.config.languages,
+            candidates=config.languages,
             prompt=self._prompt(),
             hotwords=", ".join(s.hotwords) or None,
             words=words,
-            beam_size=self._service.config.beam_size if lane is not Lane.PARTIAL else 1,
+            beam_size=1 if partial else config.beam_size,
+            window_s=config.partial_window_s if partial else None,
+            loop_fallback=not partial,
         )
         return self._service.executor.submit(lane, job)
 

@@ -25,6 +25,9 @@ class SttConfig:
     auto_model: str = "whisper-base"  # multilingual model for `auto` until detected
     languages: tuple[str, ...] = ("en", "ko")  # what `auto` chooses among
     window_s: float = 15.0  # encoder window (see docs/stt.md for the measurements)
+    # Partials are provisional (the final is decoded again): a shorter window halves
+    # their cost, and a partial that loops is dropped rather than decoded on 30 s.
+    partial_window_s: float = 10.0
     beam_size: int = 5  # finals (as offline faster-whisper); partials are greedy
     workers: int = 2
     max_calls: int = 0  # 0: no admission limit

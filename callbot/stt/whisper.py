@@ -140,8 +140,8 @@ class WhisperEngine:
             raise SttError("whisper model used before load()")
         return self._model
 
-    def window_frames(self, content_frames: int) -> int:
-        frames = int(self.window_s * _FRAMES_PER_S)
+    def window_frames(self, content_frames: int, window_s: float | None = None) -> int:
+        frames = int((window_s or self.window_s) * _FRAMES_PER_S)
         need = content_frames + _FRAMES_PER_S  # a second of room after the speech
         if need > frames:
             frames = math.ceil(need / _WINDOW_STEP_FRAMES) * _WINDOW_STEP_FRAMES
@@ -157,11 +157,16 @@ class WhisperEngine:
         hotwords: str | None = None,
         words: bool = True,
         beam_size: int | None = None,
+        window_s: float | None = None,
+        loop_fallback: bool = True,
     ) -> Decoded:
         """Decode 16 kHz float audio; `language=None` detects it among `candidates`.
 
         `beam_size` (default: the engine's) trades a few tens of ms of decoder
-        time for accuracy: finals use a beam, partials are greedy.
+        time for accuracy: finals use a beam, partials are greedy. `window_s`
+        (default: the engine's) sets the encoder window, the bulk of the cost;
+        without `loop_fallback` a decode that loops is returned as it is (the
+        guards drop it) instead of being decoded again on 30 s.
         """
         from faster_whisper.audio import pad_or_trim  # type: ignore[import-untyped]
         from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
@@ -171,7 +176,7 @@ class WhisperEngine:
         audio = audio[-_MAX_FRAMES * SAMPLE_RATE // _FRAMES_PER_S :]
         features = model.feature_extractor(audio)
         content = min(features.shape[-1] - 1, _MAX_FRAMES)
-        window = self.window_frames(content)
+        window = self.window_frames(content, window_s)
         encoder_output = model.encode(pad_or_trim(features[:, :content], window))
         lang, lang_p = self._language(model, encoder_output, language, candidates)
         tokenizer = Tokenizer(
@@ -188,8 +193,14 @@ class WhisperEngine:
             model, encoder_output, tokenizer, prompt_tokens, max_new, beam
         )
         fallback = False
-        if window < _MAX_FRAMES and (
-            len(tokens) >= max_new or get_compression_ratio(text) > _LOOP_RATIO or _repeats(tokens)
+        if (
+            loop_fallback
+            and window < _MAX_FRAMES
+            and (
+                len(tokens) >= max_new
+                or get_compression_ratio(text) > _LOOP_RATIO
+                or _repeats(tokens)
+            )
         ):
             fallback, window = True, _MAX_FRAMES
             encoder_output = model.encode(pad_or_trim(features[:, :content], window))

@@ -51,6 +51,7 @@ class _Engine:
 class _Config:
     languages = ("en", "ko")
     beam_size = 5
+    partial_window_s = 10.0
 
 
 class _Service:
@@ -134,3 +135,37 @@ async def test_set_turn_clears_the_context(prompt: str | None) -> None:
     finally:
         service.executor.shutdown()
     assert engine.prompts == [None, prompt]  # the first answer is not the second's context
+
+
+class _Recording(_Engine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate.set()
+        self.calls: list[dict[str, Any]] = []
+
+    def decode(self, audio: Any, *, prompt: str | None = None, **kw: Any) -> Decoded:
+        self.calls.append(kw)
+        return Decoded("alpha", (), "en", 1.0, -0.2, 0.05, 1.2, audio.size / RATE, 15.0)
+
+
+async def test_partials_are_greedy_on_the_short_window_and_never_fall_back() -> None:
+    engine = _Recording()
+    service = _Service(engine)
+    service.executor.start()
+    settings = TurnSettings(silence_ms=500, partial_interval_ms=300, prompt=None)
+    listener = Listener(service, sample_rate=RATE, clock=LoopClock(), settings=settings,  # type: ignore[arg-type]
+                        on_event=lambda e: None, speculative=False)  # fmt: skip
+    listener.start()
+    audio = _speech([(False, 200), (True, 1500), (False, 800)])
+    try:
+        for i in range(0, audio.size, 320):
+            listener.push(audio[i : i + 320])
+            await asyncio.sleep(0.001)
+        await listener.aclose(timeout_s=60)
+    finally:
+        service.executor.shutdown()
+    partials = [c for c in engine.calls if c["beam_size"] == 1]
+    finals = [c for c in engine.calls if c["beam_size"] == 5]
+    assert partials and len(finals) == 1
+    assert all(c["window_s"] == 10.0 and not c["loop_fallback"] for c in partials)
+    assert finals[0]["window_s"] is None and finals[0]["loop_fallback"]

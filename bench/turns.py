@@ -34,6 +34,7 @@ import random
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -425,6 +426,20 @@ def _protocol(c: Caller) -> Callable[[], _Proto]:
     return lambda: _Proto(c)
 
 
+def _work_jobs(grpc_port: int) -> dict[str, float]:
+    """The server's finished and shed worker jobs by lane, from /metrics (next port up)."""
+    url = f"http://127.0.0.1:{grpc_port + 1}/metrics"
+    out: dict[str, float] = {}
+    with contextlib.suppress(OSError):
+        for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines():
+            for kind in ("jobs", "shed"):
+                prefix = f'callbot_work_{kind}_total{{lane="'
+                if line.startswith(prefix):
+                    lane = line[len(prefix) :].split('"', 1)[0]
+                    out[f"{lane}_{kind}"] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
 def _cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -481,6 +496,7 @@ async def run_phase(grpc_port: int, server_pid: int, clips: Clips, *, calls: int
                     c.transport.sendto(c.next_frame(k, now), ("127.0.0.1", c.rtp_port))
             k += 1
 
+    jobs0 = await asyncio.to_thread(_work_jobs, grpc_port)
     cpu_server0, cpu_gen0, wall0 = _cpu(server_pid), _cpu(os.getpid()), time.monotonic()
     tick = asyncio.create_task(ticker())
     deadline = t0 + seconds
@@ -496,6 +512,10 @@ async def run_phase(grpc_port: int, server_pid: int, clips: Clips, *, calls: int
     await tick
     elapsed = time.monotonic() - wall0
     server_cpu, gen_cpu = _cpu(server_pid) - cpu_server0, _cpu(os.getpid()) - cpu_gen0
+    jobs1 = await asyncio.to_thread(_work_jobs, grpc_port)
+    # Decodes (final + speculative in `final`, with later TTS pieces; partials), TTS first
+    # pieces (`front`): where the worker threads' time went in this phase.
+    jobs = {k: round(v - jobs0.get(k, 0.0)) for k, v in sorted(jobs1.items())}
     unexplained = paused_total = 0
     for c in callers:
         _analyse(c)
@@ -506,7 +526,7 @@ async def run_phase(grpc_port: int, server_pid: int, clips: Clips, *, calls: int
             c.transport.close()
     return summarize([t for c in callers for t in c.turns], calls=calls, seconds=round(elapsed),
                      server_core=server_cpu / elapsed, generator_core=gen_cpu / elapsed,
-                     echo=list(echo), pauses_with_no_caller_sound=unexplained,
+                     echo=list(echo), pauses_with_no_caller_sound=unexplained, worker_jobs=jobs,
                      # With perturb off (the echo runs) the caller never talks over the
                      # bot, so every pause there is a false one, near a caller line or not.
                      bot_pauses=paused_total)  # fmt: skip
@@ -626,7 +646,8 @@ def _line(name: str, r: dict[str, Any]) -> str:
             f"(n {r['barge_in_pause_ms']['n']})  noise false {r['noise_false_barge_ins']}/"
             f"{r['noise_bursts']}  backchannel ended {r['backchannels_ended_bot_turn']}/"
             f"{r['backchannels']}  server {r['server_core'] * 100:.0f}% gen "
-            f"{r['generator_core'] * 100:.1f}% of a core")  # fmt: skip
+            f"{r['generator_core'] * 100:.1f}% of a core  "
+            f"worker jobs {r['worker_jobs']}")  # fmt: skip
 
 
 async def _phases(args: argparse.Namespace, port: int, pid: int) -> dict[str, Any]:
@@ -689,7 +710,8 @@ def main() -> int:
                         help="one phase alone (results go to turns_<phase>.json)")  # fmt: skip
     args = parser.parse_args()
     env = dict(os.environ)
-    env.update(CALLBOT_GRPC_ADDRESS=f"127.0.0.1:{args.port}", CALLBOT_METRICS_ADDRESS="",
+    env.update(CALLBOT_GRPC_ADDRESS=f"127.0.0.1:{args.port}",
+               CALLBOT_METRICS_ADDRESS=f"127.0.0.1:{args.port + 1}",
                CALLBOT_STT_LANGUAGES="en", CALLBOT_DEFAULT_FLOW="lost_card_en",
                CALLBOT_RTP_PORT_MIN="31000", CALLBOT_RTP_PORT_MAX="31999",
                CALLBOT_RECORDS_DIR="/tmp/callbot-bench-turns/records",

@@ -80,6 +80,14 @@ class Rig:
                 await asyncio.sleep(0.001)
             self.ms += 20
 
+    async def until_idle(self, frames: int) -> None:
+        """Let up to `frames` frames leave, then wait for the speaker to finish."""
+        await self.tick(frames)
+        for _ in range(50):
+            if not self.speaker.busy:
+                return
+            await asyncio.sleep(0.01)
+
 
 def _utt(uid: str, text: str) -> BotUtterance:
     return BotUtterance(uid, text, text, True, "en")
@@ -92,11 +100,7 @@ async def test_utterances_play_in_order_and_steps_wait_for_the_speech() -> None:
     rig.speaker.then(lambda: rig.log.append("step"))
     rig.speaker.say(_utt("b2", "Six."))
     try:
-        await rig.tick(100)
-        for _ in range(50):
-            if not rig.speaker.busy:
-                break
-            await asyncio.sleep(0.01)
+        await rig.until_idle(100)
     finally:
         rig.speaker.close()
         await cancel_task(task)
@@ -154,11 +158,7 @@ async def test_with_grpc_marks_an_utterance_ends_when_sent_even_without_acks() -
     task = asyncio.create_task(rig.speaker.run())
     rig.speaker.say(_utt("b1", "One two."))
     try:
-        await rig.tick(30)
-        for _ in range(50):
-            if not rig.speaker.busy:
-                break
-            await asyncio.sleep(0.01)
+        await rig.until_idle(30)
     finally:
         rig.speaker.close()
         await cancel_task(task)

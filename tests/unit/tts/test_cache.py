@@ -48,11 +48,7 @@ async def test_a_reply_with_a_slot_starts_with_its_cached_head_and_synthesizes_t
     text = "I will block the card ending in four five six seven. Is that right?"
     rig.speaker.say(_utt("b1", text))
     try:
-        await rig.tick(200)
-        for _ in range(50):
-            if not rig.speaker.busy:
-                break
-            await asyncio.sleep(0.01)
+        await rig.until_idle(200)
     finally:
         rig.speaker.close()
         await cancel_task(task)

@@ -31,6 +31,7 @@ TICK_S = 0.02
 _IDLE_S = 0.8
 _MAX_WAIT_S = 20.0
 _GREETING_WAIT_S = 2.0
+_REPLY_WAIT_S = 10.0  # a caller waits this long for the bot to react to a line
 
 
 class _Leg:
@@ -215,6 +216,7 @@ async def _talk(
     speaking: Pcm | None = None
     pos = 0
     waited_since = start
+    line_end: float | None = None  # when the caller's last line ended
     done_at: float | None = None
     caller_track: list[Pcm] = []
     bot_track: list[Pcm] = []
@@ -227,7 +229,17 @@ async def _talk(
             and not printer.speaking
             and now - printer.last_bot_activity > _IDLE_S
         )
-        if speaking is None and queue and (bot_idle or now - waited_since > _MAX_WAIT_S):
+        # The next line waits for the bot's answer to the last one, not just for quiet.
+        answered = (
+            line_end is None
+            or printer.last_bot_activity > line_end
+            or (now - line_end > _REPLY_WAIT_S)
+        )
+        if (
+            speaking is None
+            and queue
+            and ((bot_idle and answered) or now - waited_since > _MAX_WAIT_S)
+        ):
             speaking, pos = queue.pop(0), 0
             if watch is not None:
                 watch.caller_speech_end = now + speech_end(speaking, RATE)
@@ -237,7 +249,7 @@ async def _talk(
             frame[: chunk.size] = chunk
             pos += FRAME
             if pos >= speaking.size:
-                speaking, waited_since = None, now
+                speaking, waited_since, line_end = None, now, now
         if not queue and speaking is None and done_at is None:
             done_at = now
         if done_at is not None and now - done_at > _IDLE_S and bot_idle and now - done_at > 3:

@@ -57,3 +57,22 @@ async def test_call_client_says_a_line_to_the_demo_flow(tmp_path: Path) -> None:
     assert caller and "card" in caller[0].lower(), out
     assert "last four digits" in out.split(caller[0], 1)[1], out  # the flow moved on
     assert "voice-to-voice" in out
+
+
+async def test_each_line_waits_for_the_bots_answer_to_the_last(tmp_path: Path) -> None:
+    """Two lines: the second is said after the bot has answered the first, not straight on."""
+    async with running_server(tmp_path, stt_languages="en", default_flow="lost_card_en") as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "callbot.cli", "call", "--grpc",
+            "--address", f"127.0.0.1:{server.port}",
+            "--say", "I lost my card", "four five six seven", "--out", "",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        stdout, _ = await asyncio.wait_for(proc.communicate(), 120)
+    out = stdout.decode()
+    assert proc.returncode == 0, out
+    caller = [line for line in out.splitlines() if "caller:" in line]
+    assert len(caller) == 2, out  # two turns, not one merged utterance
+    between = out.split(caller[0], 1)[1].split(caller[1], 1)[0]
+    assert "last four digits" in between, out
+    assert "date of birth" in out.split(caller[1], 1)[1], out  # four digits: the flow moved on

@@ -247,9 +247,14 @@ class ConversationHandler:
 
     def _answer(self, t: TurnTimes, outputs: list[ev.Output]) -> None:
         t.dialog_decision_ms = self.port.media_time_ms
+        previous = self.log.answering
+        if previous is not None and previous is not t:
+            self.log.send(previous)  # its reply never came (a hook that only hung up)
         self.log.answering = t
         self.apply(outputs, turn_id=t.turn_id)
-        if not any(isinstance(o, ev.BotUtterance) for o in outputs):
+        # A hook's reply comes when the hook answers: its first frame sends the marks,
+        # so the turn's voice-to-voice includes the hook, as the caller hears it.
+        if not any(isinstance(o, (ev.BotUtterance, ev.HookRequest)) for o in outputs):
             self.log.send(t)
 
     # ------------------------------------------------------------ barge-in

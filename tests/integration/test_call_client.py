@@ -41,19 +41,24 @@ async def test_call_client_saves_both_legs(tmp_path: Path, mode: str) -> None:
     assert 150 <= lag_ms <= 500, lag_ms
 
 
-async def test_call_client_says_a_line_to_the_demo_flow(tmp_path: Path) -> None:
-    """The newcomer's first minute: the caller waits for the greeting, then is understood."""
+async def _demo_call(tmp_path: Path, *say: str) -> tuple[list[str], str]:
+    """`callbot call --say …` against the demo flow: (the caller lines heard, all output)."""
     async with running_server(tmp_path, stt_languages="en", default_flow="lost_card_en") as server:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "callbot.cli", "call", "--grpc",
             "--address", f"127.0.0.1:{server.port}",
-            "--say", "I lost my card", "--out", str(tmp_path / "call.wav"),
+            "--say", *say, "--out", str(tmp_path / "call.wav"),
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        stdout, _ = await asyncio.wait_for(proc.communicate(), 90)
+        stdout, _ = await asyncio.wait_for(proc.communicate(), 120)
     out = stdout.decode()
     assert proc.returncode == 0, out
-    caller = [line for line in out.splitlines() if "caller:" in line]
+    return [line for line in out.splitlines() if "caller:" in line], out
+
+
+async def test_call_client_says_a_line_to_the_demo_flow(tmp_path: Path) -> None:
+    """The newcomer's first minute: the caller waits for the greeting, then is understood."""
+    caller, out = await _demo_call(tmp_path, "I lost my card")
     assert caller and "card" in caller[0].lower(), out
     assert "last four digits" in out.split(caller[0], 1)[1], out  # the flow moved on
     assert "voice-to-voice" in out
@@ -61,17 +66,7 @@ async def test_call_client_says_a_line_to_the_demo_flow(tmp_path: Path) -> None:
 
 async def test_each_line_waits_for_the_bots_answer_to_the_last(tmp_path: Path) -> None:
     """Two lines: the second is said after the bot has answered the first, not straight on."""
-    async with running_server(tmp_path, stt_languages="en", default_flow="lost_card_en") as server:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "callbot.cli", "call", "--grpc",
-            "--address", f"127.0.0.1:{server.port}",
-            "--say", "I lost my card", "four five six seven", "--out", "",
-            stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        stdout, _ = await asyncio.wait_for(proc.communicate(), 120)
-    out = stdout.decode()
-    assert proc.returncode == 0, out
-    caller = [line for line in out.splitlines() if "caller:" in line]
+    caller, out = await _demo_call(tmp_path, "I lost my card", "four five six seven")
     assert len(caller) == 2, out  # two turns, not one merged utterance
     between = out.split(caller[0], 1)[1].split(caller[1], 1)[0]
     assert "last four digits" in between, out

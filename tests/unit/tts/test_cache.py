@@ -64,3 +64,28 @@ async def test_a_reply_with_a_slot_starts_with_its_cached_head_and_synthesizes_t
     assert head_end == digits_start
     assert p.heard_text(p.played) == text
     assert p.played == p.pushed > 0
+
+
+async def test_a_sentence_cached_whole_is_not_cut_at_a_head() -> None:
+    rig = Rig()
+    rig.tts.build_cache(
+        [],
+        [
+            ("en", "Your reference number is", True),
+            ("en", "Your reference number is ready.", False),
+        ],
+    )
+    rig.voice.calls.clear()
+    task = asyncio.create_task(rig.speaker.run())
+    rig.speaker.say(_utt("b1", "Your reference number is ready. Your reference number is 42."))
+    try:
+        await rig.until_idle(200)
+    finally:
+        rig.speaker.close()
+        await cancel_task(task)
+    assert rig.voice.calls == ["42."]
+    assert [t for t, _, _ in rig.finished[0].pieces] == [
+        "Your reference number is ready.",
+        "Your reference number is",
+        "42.",
+    ]

@@ -356,7 +356,7 @@ class Listener:
             hotwords=", ".join(s.hotwords) or None,
             words=words,
             beam_size=1 if partial else config.beam_size,
-            window_s=config.partial_window_s if partial else None,
+            window_s=min(config.partial_window_s, config.window_s) if partial else None,
             loop_fallback=not partial,
         )
         return self._service.executor.submit(lane, job)

@@ -51,6 +51,7 @@ class _Engine:
 class _Config:
     languages = ("en", "ko")
     beam_size = 5
+    window_s = 15.0
     partial_window_s = 10.0
 
 

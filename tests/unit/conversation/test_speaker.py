@@ -88,6 +88,17 @@ class Rig:
                 return
             await asyncio.sleep(0.01)
 
+    async def say_all(self, text: str, frames: int = 200) -> Playing:
+        """Run the speaker, say one utterance, let it play out and stop; what played."""
+        task = asyncio.create_task(self.speaker.run())
+        self.speaker.say(_utt("b1", text))
+        try:
+            await self.until_idle(frames)
+        finally:
+            self.speaker.close()
+            await cancel_task(task)
+        return self.finished[0]
+
 
 def _utt(uid: str, text: str) -> BotUtterance:
     return BotUtterance(uid, text, text, True, "en")
@@ -155,13 +166,6 @@ async def test_with_grpc_marks_heard_text_follows_the_acks_not_the_frames_sent()
 
 async def test_with_grpc_marks_an_utterance_ends_when_sent_even_without_acks() -> None:
     rig = Rig(marks=True)
-    task = asyncio.create_task(rig.speaker.run())
-    rig.speaker.say(_utt("b1", "One two."))
-    try:
-        await rig.until_idle(30)
-    finally:
-        rig.speaker.close()
-        await cancel_task(task)
+    b1 = await rig.say_all("One two.", frames=30)
     assert rig.log == ["start b1", "first b1", "end b1"]
-    b1 = rig.finished[0]
     assert b1.sent >= b1.pushed and b1.played == 0 and not b1.interrupted  # last frame padded

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import numpy as np
 
-from callbot.conversation.speaker import cancel_task
 from callbot.dialog.loader import load_flow
 from callbot.tts.base import trimmed
 from callbot.tts.cache import fixed_pieces
-from tests.unit.conversation.test_speaker import Rig, _utt
+from tests.unit.conversation.test_speaker import Rig
 
 FLOWS = Path(__file__).parents[3] / "examples" / "flows"
 
@@ -44,16 +42,9 @@ async def test_a_reply_with_a_slot_starts_with_its_cached_head_and_synthesizes_t
     )
     assert rig.voice.calls == ["I will block the card ending in", "Is that right?"]
     rig.voice.calls.clear()
-    task = asyncio.create_task(rig.speaker.run())
     text = "I will block the card ending in four five six seven. Is that right?"
-    rig.speaker.say(_utt("b1", text))
-    try:
-        await rig.until_idle(200)
-    finally:
-        rig.speaker.close()
-        await cancel_task(task)
+    p = await rig.say_all(text)
     assert rig.voice.calls == ["four five six seven."]  # only the words the slot brought
-    p = rig.finished[0]
     assert [t for t, _, _ in p.pieces] == [
         "I will block the card ending in",
         "four five six seven.",
@@ -76,15 +67,9 @@ async def test_a_sentence_cached_whole_is_not_cut_at_a_head() -> None:
         ],
     )
     rig.voice.calls.clear()
-    task = asyncio.create_task(rig.speaker.run())
-    rig.speaker.say(_utt("b1", "Your reference number is ready. Your reference number is 42."))
-    try:
-        await rig.until_idle(200)
-    finally:
-        rig.speaker.close()
-        await cancel_task(task)
+    p = await rig.say_all("Your reference number is ready. Your reference number is 42.")
     assert rig.voice.calls == ["42."]
-    assert [t for t, _, _ in rig.finished[0].pieces] == [
+    assert [t for t, _, _ in p.pieces] == [
         "Your reference number is ready.",
         "Your reference number is",
         "42.",

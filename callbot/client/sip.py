@@ -16,10 +16,14 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from callbot.sip.dialog import new_tag
 from callbot.sip.errors import SdpError, SipParseError
+from callbot.sip.headers import NameAddr, parse_cseq
 from callbot.sip.message import Headers, SipRequest, SipResponse, parse_message
 from callbot.sip.message import serialize as sip_bytes
+from callbot.sip.responses import response_to
 from callbot.sip.sdp import parse_offer
+from callbot.sip.transport import Peer
 
 _MAX_MESSAGE = 65535
 _T1 = 0.5  # RFC 3261 retransmission interval over UDP
@@ -68,7 +72,7 @@ class SipCaller:
         self.uri = f"sip:bot@{host}:{port}"
         self.remote_target = self.uri  # the bot's Contact, once answered
         self.call_id = f"{secrets.token_hex(8)}@callbot-call"
-        self._tag = secrets.token_hex(4)
+        self._tag = new_tag()
         self._to_tag = ""
         self._cseq = 1
         self._transport: asyncio.DatagramTransport | None = None
@@ -103,10 +107,13 @@ class SipCaller:
         response = await self._transact(request, _INVITE_TIMEOUT_S)
         if response.status >= 300:
             raise SipCallError(f"the bot answered {response.status} {response.reason}")
-        self._to_tag = _tag_of(response.headers.get("To") or "")
-        contact = response.headers.get("Contact") or ""
-        if "<" in contact:
-            self.remote_target = contact.split("<", 1)[1].split(">", 1)[0]
+        try:
+            self._to_tag = NameAddr.parse(response.headers.get("To") or "").tag
+            contact = response.headers.get("Contact")
+            if contact:
+                self.remote_target = NameAddr.parse(contact).uri
+        except SipParseError as exc:
+            raise SipCallError(f"the bot's 2xx is malformed: {exc}") from exc
         self._send(self._ack())
         try:
             answer = parse_offer(response.body)
@@ -190,7 +197,7 @@ class SipCaller:
                     self._send(request)
                     interval = min(interval * 2, 4.0)
                 continue
-            if not (response.headers.get("CSeq") or "").endswith(method):
+            if _cseq_method(response) != method:
                 continue  # a late answer to an earlier request
             if response.status < 200:
                 provisional = True
@@ -204,7 +211,7 @@ class SipCaller:
         except SipParseError:
             return  # not for us, or garbled: UDP peers resend
         if isinstance(message, SipResponse):
-            resent_ok = message.status >= 200 and "INVITE" in (message.headers.get("CSeq") or "")
+            resent_ok = message.status >= 200 and _cseq_method(message) == "INVITE"
             if resent_ok and self._last_ack is not None and self._transport is not None:
                 self._transport.sendto(self._last_ack)  # ACK every 2xx
             self._responses.put_nowait(message)
@@ -214,17 +221,16 @@ class SipCaller:
     def _answer(self, request: SipRequest) -> None:
         if request.method == "ACK":
             return
-        status, reason = (202, "Accepted") if request.method == "REFER" else (200, "OK")
-        headers = Headers()
-        for name in ("Via", "From", "To", "Call-ID", "CSeq"):
-            for value in request.headers.get_all(name):
-                headers.add(name, value)
-        self._send(SipResponse(status, reason, headers))
+        status = 202 if request.method == "REFER" else 200
+        self._send(response_to(request, status, Peer("UDP", *self.target)))
         if request.method == "BYE":
             self.on_bye()
         elif request.method == "REFER":
-            target = request.headers.get("Refer-To") or ""
-            self.on_refer(target.split(";", 1)[0].strip("<> "))
+            try:
+                target = NameAddr.parse(request.headers.get("Refer-To") or "").uri
+            except SipParseError:
+                target = ""
+            self.on_refer(target)
             self._notify_transferred()
 
     def _notify_transferred(self) -> None:
@@ -238,9 +244,8 @@ class SipCaller:
         self._send(notify)
 
 
-def _tag_of(header: str) -> str:
-    for part in header.split(";")[1:]:
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "tag":
-            return value
-    return ""
+def _cseq_method(response: SipResponse) -> str:
+    try:
+        return parse_cseq(response.headers.get("CSeq") or "")[1]
+    except SipParseError:
+        return ""

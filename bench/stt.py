@@ -229,7 +229,7 @@ def _study(engine: WhisperEngine, items: list[tuple[str, np.ndarray]], language:
             d = engine.decode(audio, language=language, words=True, beam_size=beam)
             times.append((time.perf_counter() - t0) * 1000)
             e, n = score(ref, d.text)
-            err, total, fallbacks = err + e, total + n, fallbacks + d.fallback
+            err, total, fallbacks = err + e, total + n, fallbacks + bool(d.fallback)
         rows.append({"window_s": window, "errors": err, "units": total,
                      "error_rate": round(100 * err / total, 2),
                      "decode_ms_p50": round(_pct(times, 0.5), 1),

@@ -4,12 +4,15 @@ Whisper pads every input to a 30 s encoder window, so a decode costs the same
 whatever the utterance length. Here the log-mel features are cut to a shorter
 window *before* the encoder (`window_s`, widened to fit a longer utterance):
 faster-whisper's `chunk_length` alone does not cut the encoder's cost. Each
-utterance is one encode and one greedy generate (no temperature fallback, no
-seeking past the window): a call needs a fast answer, not a second guess. The
-one exception: a short window sometimes sends the greedy decoder into a loop
-("10 of clubs 10 of clubs …", "5 5 5 5 …"); a decode that hits its length
-bound or compresses too well is decoded again on the full 30 s window, the
-input Whisper was trained on.
+utterance is one encode and one generate (no temperature fallback, no seeking
+past the window): a call needs a fast answer, not a second guess. The one
+exception: a short window sometimes sends the decoder into a loop ("10 of clubs
+10 of clubs …", "5 5 5 5 …"). A decode that hits its length bound, compresses
+too well or repeats a short unit is generated again from the same encoder
+output with a repetition penalty (tens of ms; a penalty on every decode would
+turn a real "five five" into "five"), and only if that loops too, decoded again
+on the full 30 s window, the input Whisper was trained on (a second encode,
+about four times a 15 s one).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ _MAX_FRAMES = 3000
 _WINDOW_STEP_FRAMES = 500  # widen in 5 s steps: an utterance-length window loops
 _LOOP_RATIO = 2.4  # gzip compression ratio of a looping decode (Whisper's own threshold)
 _LOOP_REPEATS = 5  # a short unit this many times in a row is a loop too
+# Mild enough that "three, three, zero" keeps its repeat; a loop's unit does not.
+_LOOP_PENALTY = 1.1
 
 
 def _repeats(tokens: list[int], times: int = _LOOP_REPEATS) -> bool:
@@ -45,6 +50,13 @@ def _repeats(tokens: list[int], times: int = _LOOP_REPEATS) -> bool:
             if all(tokens[i + k * unit : i + (k + 1) * unit] == head for k in range(1, times)):
                 return True
     return False
+
+
+def _looped(tokens: list[int], text: str, max_new: int) -> bool:
+    """The decoder ran to its bound, compresses like a loop, or repeats a short unit."""
+    from faster_whisper.transcribe import get_compression_ratio  # type: ignore[import-untyped]
+
+    return len(tokens) >= max_new or get_compression_ratio(text) > _LOOP_RATIO or _repeats(tokens)
 
 
 class SttError(RuntimeError):
@@ -76,7 +88,9 @@ class Decoded:
     compression_ratio: float
     audio_s: float
     window_s: float
-    fallback: bool = False  # the short window looped; this is the 30 s window's decode
+    # The short window looped: "penalty" (generated again with a repetition
+    # penalty) or "window" (that looped too: decoded again on 30 s); "" if not.
+    fallback: str = ""
 
 
 class WhisperEngine:
@@ -165,12 +179,13 @@ class WhisperEngine:
         `beam_size` (default: the engine's) trades a few tens of ms of decoder
         time for accuracy: finals use a beam, partials are greedy. `window_s`
         (default: the engine's) sets the encoder window, the bulk of the cost;
-        without `loop_fallback` a decode that loops is returned as it is (the
-        guards drop it) instead of being decoded again on 30 s.
+        without `loop_fallback` a decode that loops even with the repetition
+        penalty is returned as it is (the guards drop it) instead of being
+        decoded again on 30 s.
         """
         from faster_whisper.audio import pad_or_trim  # type: ignore[import-untyped]
         from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
-        from faster_whisper.transcribe import get_compression_ratio  # type: ignore[import-untyped]
+        from faster_whisper.transcribe import get_compression_ratio
 
         model = self._require()
         audio = audio[-_MAX_FRAMES * SAMPLE_RATE // _FRAMES_PER_S :]
@@ -192,21 +207,18 @@ class WhisperEngine:
         tokens, text, avg_logprob, no_speech = self._generate(
             model, encoder_output, tokenizer, prompt_tokens, max_new, beam
         )
-        fallback = False
-        if (
-            loop_fallback
-            and window < _MAX_FRAMES
-            and (
-                len(tokens) >= max_new
-                or get_compression_ratio(text) > _LOOP_RATIO
-                or _repeats(tokens)
-            )
-        ):
-            fallback, window = True, _MAX_FRAMES
-            encoder_output = model.encode(pad_or_trim(features[:, :content], window))
+        fallback = ""
+        if _looped(tokens, text, max_new):
+            fallback = "penalty"
             tokens, text, avg_logprob, no_speech = self._generate(
-                model, encoder_output, tokenizer, prompt_tokens, max_new, beam
+                model, encoder_output, tokenizer, prompt_tokens, max_new, beam, _LOOP_PENALTY
             )
+            if loop_fallback and window < _MAX_FRAMES and _looped(tokens, text, max_new):
+                fallback, window = "window", _MAX_FRAMES
+                encoder_output = model.encode(pad_or_trim(features[:, :content], window))
+                tokens, text, avg_logprob, no_speech = self._generate(
+                    model, encoder_output, tokenizer, prompt_tokens, max_new, beam
+                )
         found: tuple[DecodedWord, ...] = ()
         if words and tokens:
             aligned = model.find_alignment(tokenizer, [tokens], encoder_output, content)
@@ -237,6 +249,7 @@ class WhisperEngine:
         prompt_tokens: list[int],
         max_new: int,
         beam_size: int,
+        repetition_penalty: float = 1.0,
     ) -> tuple[list[int], str, float, float]:
         """One decode: (text tokens, text, average log-prob, no-speech probability)."""
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -250,6 +263,7 @@ class WhisperEngine:
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            repetition_penalty=repetition_penalty,
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         seq_len = len(result.sequences_ids[0])

@@ -57,7 +57,9 @@ class ConversationSettings:
     echo: EchoGuardSettings = field(default_factory=EchoGuardSettings)
     grpc_marks: bool = False  # heard text from playback_mark acks (GRPC media mode)
     # The flow's stt_hints as Whisper hotwords. Off: with the twelve month names tiny.en
-    # looped ("March, March, …", dropped as repetitive) on most 8 kHz date answers tried.
+    # looped ("March, March, …") on most 8 kHz date answers tried, and with the digit
+    # words a decode in a pause between digits repeated them ("seven, three, seven,
+    # three"), a complete answer while the caller was still speaking.
     hint_hotwords: bool = False
     # End a turn ~300 ms after speech when its transcript already answers the ask
     # (see DialogueManager.complete_answer).

@@ -63,7 +63,6 @@ class _Utterance:
     partial_pos: int = 0
     partial_text: str = ""
     spec: Future[Decoded] | None = None
-    spec_voice: int = -1  # VAD last-voice position the speculative decode covered
     spec_audio: tuple[int, int] = (0, 0)
     spec_prompt: str | None = None
     early_checked: Future[Decoded] | None = None  # the speculative decode already judged
@@ -207,7 +206,7 @@ class Listener:
             for ev in self._ep.on_vad(t, self._vad.last_voice_sample):
                 self._on_endpoint(ev)
             if self._utt is not None and t.state is VadState.SPEAKING:
-                self._drop_spec(self._utt)
+                self._spec_as_partial(self._utt, self._vad.last_voice_sample)
         for ev in self._ep.advance(self._pos, self._vad.last_voice_sample):
             self._on_endpoint(ev)
         if self._utt is not None:
@@ -334,6 +333,21 @@ class Listener:
         for ev in self._ep.force_end(self._pos):
             self._on_endpoint(ev)
 
+    def _spec_as_partial(self, utt: _Utterance, resumed_at: int) -> None:
+        """The caller went on after a pause: the pause's decode is this utterance's partial.
+
+        Not started yet, it is cancelled. Already decoding (or done), it is what
+        a partial would have decoded, so it is delivered as one, and the next
+        partial waits for an interval of new speech: a pause costs no extra decode.
+        """
+        spec = utt.spec
+        if spec is None or utt.partial is not None or spec.cancel():
+            self._drop_spec(utt)
+            return
+        utt.spec = None
+        utt.partial, utt.partial_pos = spec, resumed_at
+        self._watch(spec, functools.partial(self._partial_done, utt, utt.spec_audio[1]))
+
     def _drop_spec(self, utt: _Utterance) -> None:
         if utt.spec is not None:
             utt.spec.cancel()
@@ -373,8 +387,8 @@ class Listener:
 
     def _maybe_partial(self, utt: _Utterance) -> None:
         interval = self.settings.partial_interval_ms * _PER_MS
-        if not interval or utt.partial is not None or self._vad is None:
-            return
+        if not interval or utt.partial is not None or utt.spec is not None or self._vad is None:
+            return  # a decode of this utterance is under way (a pause's one is a partial too)
         voiced_to = self._vad.last_voice_sample
         if voiced_to - utt.partial_pos < interval:
             return

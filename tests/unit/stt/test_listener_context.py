@@ -170,3 +170,38 @@ async def test_partials_are_greedy_on_the_short_window_and_never_fall_back() -> 
     assert partials and len(finals) == 1
     assert all(c["window_s"] == 10.0 and not c["loop_fallback"] for c in partials)
     assert finals[0]["window_s"] is None and finals[0]["loop_fallback"]
+
+
+async def test_a_pause_decode_is_the_partial_when_the_caller_goes_on() -> None:
+    """Speech, a pause long enough for a speculative decode, more speech: that decode
+    is delivered as the partial instead of being thrown away, and no partial is
+    decoded again on resuming (before, the pause counted towards the interval)."""
+    engine = _Recording()
+    service = _Service(engine)
+    service.executor.start()
+    events: list[ListenEvent] = []
+    settings = TurnSettings(silence_ms=1000, partial_interval_ms=500, prompt=None)
+    listener = Listener(service, sample_rate=RATE, clock=LoopClock(), settings=settings,  # type: ignore[arg-type]
+                        on_event=events.append)  # fmt: skip
+    listener.start()
+
+    async def push(pattern: list[tuple[bool, int]]) -> None:
+        audio = _speech(pattern)
+        for i in range(0, audio.size, 320):
+            listener.push(audio[i : i + 320])
+            await asyncio.sleep(0.001)
+
+    try:
+        await push([(False, 200), (True, 600), (False, 700)])
+        while len(engine.calls) < 2:  # the partial at 500 ms, then the pause's decode
+            await asyncio.sleep(0.01)
+        await push([(True, 400), (False, 1200)])
+        await listener.aclose(timeout_s=60)
+    finally:
+        service.executor.shutdown()
+    beams = [c["beam_size"] for c in engine.calls]
+    assert beams == [1, 5, 5]  # partial, the pause's decode, the final's
+    partials = [e for e in events if e.kind is ListenEventKind.PARTIAL]
+    assert len(partials) == 2
+    assert partials[1].media_time_ms > 800  # the pause's decode covers all the first speech
+    assert [e.kind for e in events].count(ListenEventKind.FINAL) == 1

@@ -168,18 +168,27 @@ def make_clips() -> Clips:
     )
 
 
-def answer_for(text: str, clips: Clips, n: int) -> Clip | None:
-    """What the caller says to a bot line (None: not a question the caller answers)."""
+def asked(text: str) -> str | None:
+    """Which of the caller's answers a bot line asks for (None: not a question)."""
     t = text.lower()
     if "how can i help" in t:
-        return clips.reason[n % len(clips.reason)]
+        return "reason"
     if "four digits" in t:
-        return clips.digits[n % len(clips.digits)]
+        return "digits"
     if "date of birth" in t:
-        return clips.dob[n % len(clips.dob)]
+        return "dob"
     if "is that right" in t or "anything else" in t:
-        return clips.no[n % len(clips.no)]
+        return "no"
     return None
+
+
+def answer_for(text: str, clips: Clips, n: int) -> Clip | None:
+    """What the caller says to a bot line (None: not a question the caller answers)."""
+    kind = asked(text)
+    if kind is None:
+        return None
+    pool: list[Clip] = getattr(clips, kind)
+    return pool[n % len(pool)]
 
 
 LONG_PROMPTS = ("how can i help", "key in the last four digits", "thank you for calling acme")
@@ -205,6 +214,7 @@ class Turn:
     endpoint_in_pause: int = 0
     barge_metrics: pb.TurnMetrics | None = None
     finals: list[str] = field(default_factory=list)  # what the bot heard (synthetic speech)
+    asked: str | None = None  # what the bot's next question asks for
 
 
 @dataclass
@@ -390,6 +400,9 @@ def _analyse(caller: Caller) -> None:
                     t.resumed = True
             if m.HasField("transcript") and m.transcript.is_final and at <= window_end:
                 t.finals.append(m.transcript.text)
+            if (t.kind == "answer" and t.asked is None and at > t.end and m.HasField("bot_speech")
+                    and m.bot_speech.state == _STATE.BOT_SPEECH_STATE_STARTED):  # fmt: skip
+                t.asked = asked(m.bot_speech.text)
             if (m.HasField("turn_metrics") and t.barge_metrics is None and t.kind != "answer"
                     and m.turn_metrics.barge_in_pause_ms and at <= window_end):  # fmt: skip
                 t.barge_metrics = m.turn_metrics
@@ -547,6 +560,7 @@ def _turn_row(t: Turn) -> dict[str, Any]:
         "v2v_ms": None if t.first_packet is None else round((t.first_packet - t.end) * 1000),
         "endpoint_ms": m.endpoint_ms - m.speech_end_ms if m and m.speech_end_ms else None,
         "heard": t.finals,
+        "asked_again": _asked_again(t),
     }
 
 
@@ -588,6 +602,14 @@ def summarize(turns: list[Turn], **info: Any) -> dict[str, Any]:
             [(t.first_packet or 0) - t.end for t in timed if not t.pauses]
         ),
         "voice_to_voice_paused_ms": _p([(t.first_packet or 0) - t.end for t in timed if t.pauses]),
+        # Asked again: the bot's next question wants the same answer (a misheard clip
+        # that waited out the ask's whole silence, then a reprompt).
+        "voice_to_voice_understood_ms": _p(
+            [(t.first_packet or 0) - t.end for t in timed if not _asked_again(t)]
+        ),
+        "voice_to_voice_asked_again_ms": _p(
+            [(t.first_packet or 0) - t.end for t in timed if _asked_again(t)]
+        ),
         "breakdown_p50_ms": {k: _pct(v, 50) for k, v in breakdown.items()},
         "breakdown_p95_ms": {k: _pct(v, 95) for k, v in breakdown.items()},
         "answers": [_turn_row(t) for t in answers],
@@ -616,6 +638,15 @@ def summarize(turns: list[Turn], **info: Any) -> dict[str, Any]:
     }
 
 
+def _asked_again(t: Turn) -> bool:
+    return t.asked is not None and t.asked == asked_by(t.clip)
+
+
+def asked_by(clip: str) -> str:
+    """The question a clip answers ("reason_list" answers "reason")."""
+    return clip.split("_", 1)[0]
+
+
 def _p(xs: list[float]) -> dict[str, float | None]:
     ms = [x * 1000 for x in xs]
     return {"n": len(ms), "p50": _pct(ms, 50), "p95": _pct(ms, 95)}
@@ -638,10 +669,13 @@ def unexplained_pauses(phase_turns: list[Turn], events: list[tuple[float, pb.Ser
 
 def _line(name: str, r: dict[str, Any]) -> str:
     v, b = r["voice_to_voice_ms"], r["breakdown_p50_ms"]
+    u, a = r["voice_to_voice_understood_ms"], r["voice_to_voice_asked_again_ms"]
     return (f"{name}: {r['calls']} calls, {r['caller_turns']} turns  v2v p50 {v['p50']} ms "
-            f"p95 {v['p95']} ms  [p50 endpoint {b['endpoint']} final {b['final_transcript']} "
-            f"dialog {b['dialog_decision']} tts {b['first_tts_audio']} out "
-            f"{b['first_outbound_frame']}]  paused utts {r['paused_utterances']} answered in "
+            f"p95 {v['p95']} ms (understood: n {u['n']} p50 {u['p50']} p95 {u['p95']}; "
+            f"asked again: n {a['n']} p50 {a['p50']})  [p50 endpoint {b['endpoint']} "
+            f"final {b['final_transcript']} dialog {b['dialog_decision']} "
+            f"tts {b['first_tts_audio']} out {b['first_outbound_frame']}]  "
+            f"paused utts {r['paused_utterances']} answered in "
             f"pause {r['answered_inside_a_pause']}  barge p95 {r['barge_in_pause_ms']['p95']} ms "
             f"(n {r['barge_in_pause_ms']['n']})  noise false {r['noise_false_barge_ins']}/"
             f"{r['noise_bursts']}  backchannel ended {r['backchannels_ended_bot_turn']}/"

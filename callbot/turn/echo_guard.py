@@ -51,6 +51,11 @@ class EchoGuardSettings:
     margin: float = 2.0  # inbound must exceed the possible echo by this (energy, 3 dB)
     floor_rms: float = 60.0  # reference quieter than this cannot echo audibly
     stream_delay_ms: int = 0
+    # The canceller after a long far-end silence (the caller's answer): it may have to
+    # find the echo again, so for this long into the bot's next words its measured
+    # leak is not trusted and the gate holds anything under the possible echo.
+    restart_after_ms: int = 1000
+    restart_ms: int = 600
     echo_free_db: float = -30.0  # raw echo this far below the bot: no echo to remove
 
 
@@ -76,6 +81,8 @@ class EchoGuard:
         self._ref_rest = np.zeros(0, dtype=np.int16)
         self._in_rest = np.zeros(0, dtype=np.int16)
         self._heard_ref_ms = 0
+        self._last_loud_ref_ms = float("-inf")
+        self._restart_until_ms = float("-inf")
         # 10 ms frames given to the canceller each way (kept in step: see `process`).
         self._render_frames = self._capture_frames = 0
         self._silence = np.zeros(self._sub, dtype=np.int16)
@@ -111,6 +118,9 @@ class EchoGuard:
             self._ref_by_slot[round(at / 10)] = energy
             if energy > self.settings.floor_rms**2:
                 self._heard_ref_ms += 10
+                if at - self._last_loud_ref_ms > self.settings.restart_after_ms:
+                    self._restart_until_ms = at + self.settings.restart_ms
+                self._last_loud_ref_ms = at
             self.reference_ms += 10
             if self._apm is not None and not self.echo_free:  # see `_cancel`
                 self._apm.process_reverse_stream(self._frame(frame))
@@ -190,8 +200,13 @@ class EchoGuard:
             if expected > s.floor_rms**2 and raw <= expected * s.margin:
                 # Echo only (the caller would add energy): how much the canceller leaves.
                 self._residuals.append(min(1.0, energy / expected))
+            leak = self._leak
+            if at_ms <= self._restart_until_ms + self._lag * 10:
+                # The canceller may be finding the echo again: as if it removed nothing,
+                # and no quieter than what the loudest recent bot frame could leave.
+                leak, expected = 1.0, max(expected, worst * s.converged_gain)
             # Below the floor is echo too: a faint leak still sounds like speech to the VAD.
-            return energy <= max(expected * self._leak * s.margin, s.floor_rms**2)
+            return energy <= max(expected * leak * s.margin, s.floor_rms**2)
         gain = s.converged_gain if self.converged else 1.0
         return energy <= worst * gain * s.margin
 

@@ -141,3 +141,44 @@ def test_an_echo_that_appears_after_an_echo_free_verdict_is_gated_again() -> Non
     assert free_until is not None and free_until < 6 + 2.5, free_until
     # Once the verdict is back, the echo never starts speech.
     assert [t for t in onsets if t > free_until + 0.5] == [], (free_until, onsets)
+
+
+@pytest.mark.parametrize(("gain_db", "delay_ms"), [(0, 20), (0, 40), (-6, 80)])
+def test_the_reply_after_a_caller_answer_is_not_heard_as_the_caller(
+    gain_db: float, delay_ms: int
+) -> None:
+    """The bot talks, stops; the caller answers; the bot replies, each of its frames
+    leaving just after the caller's frame of the same 20 ms (over RTP the pacer and the
+    inbound packets keep no fixed order). The canceller, its far end padded with silence
+    meanwhile, has to find the echo again, and the reply's first words used to pass the
+    gate as caller speech (bench.turns: the bot paused about 250 ms into most replies)."""
+    prompt, answer, reply = _bot()[: 6 * RATE], _clip("en_goforward"), _clip("en_librivox_0870")
+    gap, tail = np.zeros(RATE * 8 // 10, dtype=np.int16), np.zeros(RATE // 10, dtype=np.int16)
+    parts = ((prompt, True), (gap, False), (np.zeros_like(answer), False), (tail, False),
+             (reply, True))  # fmt: skip
+    bot = np.concatenate([p for p, _ in parts])
+    talking = np.concatenate([np.full(p.size, flag) for p, flag in parts])
+    delay = delay_ms * RATE // 1000
+    echo = np.concatenate((np.zeros(delay), bot[: bot.size - delay].astype(np.float64)))
+    inbound = echo * 10 ** (gain_db / 20)
+    answer_at, reply_at = prompt.size + gap.size, bot.size - reply.size
+    inbound[answer_at : answer_at + answer.size] += answer
+    inbound_pcm = np.clip(inbound, -32768, 32767).astype(np.int16)
+    guard = EchoGuard(RATE)
+    guard.start()
+    vad = VoiceActivityDetector(SileroBackend(_session()), 16000, SttConfig().vad_narrowband)
+    up = StreamResampler(RATE, 16000)
+    onsets: list[float] = []
+    for i in range(0, bot.size - FRAME + 1, FRAME):
+        # The bot's frames are the reference (silence is not sent); the reply's leave
+        # after the caller's frame.
+        if talking[i] and i < reply_at:
+            guard.reference(bot[i : i + FRAME], i / 8)
+        clean = guard.process(inbound_pcm[i : i + FRAME], i / 8)
+        if talking[i] and i >= reply_at:
+            guard.reference(bot[i : i + FRAME], i / 8)
+        for t in vad.process(up.process(clean)):
+            if t.state is VadState.SPEAKING:
+                onsets.append(t.sample / 16000)
+    assert [t for t in onsets if t >= reply_at / RATE] == [], (reply_at / RATE, onsets)
+    assert [t for t in onsets if answer_at / RATE - 0.2 < t < reply_at / RATE], onsets

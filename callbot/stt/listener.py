@@ -326,7 +326,12 @@ class Listener:
         if self._pos - vad.last_voice_sample < self.settings.early_silence_ms * _PER_MS:
             return
         utt.early_checked = spec  # one look per transcript
-        if spec.cancelled() or spec.exception() is not None or not complete(spec.result().text):
+        if spec.cancelled() or spec.exception() is not None:
+            return
+        decoded = spec.result()
+        # A decode that looped was mended by a retry that may run past the audio
+        # ("4, 5" in a pause came back as four digits): never end a turn on it.
+        if decoded.fallback or not complete(decoded.text):
             return
         self.stats.early_ends += 1
         vad.release()  # the bot answers next: its echo or a breath must not resume this

@@ -205,3 +205,32 @@ async def test_a_pause_decode_is_the_partial_when_the_caller_goes_on() -> None:
     assert len(partials) == 2
     assert partials[1].media_time_ms > 800  # the pause's decode covers all the first speech
     assert [e.kind for e in events].count(ListenEventKind.FINAL) == 1
+
+
+class _Looped(_Recording):
+    def decode(self, audio: Any, *, prompt: str | None = None, **kw: Any) -> Decoded:
+        self.calls.append(kw)
+        return Decoded("4 5 6 7", (), "en", 1.0, -0.2, 0.05, 1.2, audio.size / RATE, 15.0,
+                       fallback="penalty")  # fmt: skip
+
+
+@pytest.mark.parametrize(("engine", "early"), [(_Recording(), True), (_Looped(), False)])
+async def test_a_turn_never_ends_early_on_a_decode_that_looped(engine: _Recording,
+                                                               early: bool) -> None:  # fmt: skip
+    """The listener asks whether the pause's transcript answers the question; one mended
+    after a loop is not trusted (its retry may have written digits not yet said)."""
+    service = _Service(engine)
+    service.executor.start()
+    settings = TurnSettings(silence_ms=1200, partial_interval_ms=0, complete=lambda t: True)
+    listener = Listener(service, sample_rate=RATE, clock=LoopClock(), settings=settings,  # type: ignore[arg-type]
+                        on_event=lambda e: None)  # fmt: skip
+    listener.start()
+    audio = _speech([(False, 200), (True, 600), (False, 1400)])
+    try:
+        for i in range(0, audio.size, 320):
+            listener.push(audio[i : i + 320])
+            await asyncio.sleep(0.002)
+        await listener.aclose(timeout_s=60)
+    finally:
+        service.executor.shutdown()
+    assert listener.stats.early_ends == (1 if early else 0)

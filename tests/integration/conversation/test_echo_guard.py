@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -53,20 +54,28 @@ def _onsets(gain_db: float, delay_ms: int, caller: np.ndarray | None, caller_at_
         inbound = inbound.copy()
         inbound[at : at + caller.size] += caller[: inbound.size - at]
     inbound_pcm = np.clip(inbound, -32768, 32767).astype(np.int16)
-    guard = EchoGuard(RATE)
-    guard.start()
-    vad = VoiceActivityDetector(SileroBackend(_session()), 16000, SttConfig().vad_narrowband)
-    up = StreamResampler(RATE, 16000)
+    guard, hear = _guard_and_ears()
     onsets: list[float] = []
     for i in range(0, bot.size - FRAME + 1, FRAME):
         ms = i * 1000 / RATE
         guard.reference(bot[i : i + FRAME], ms)
         frame = inbound_pcm[i : i + FRAME]
-        clean = guard.process(frame, ms) if guard_on else frame
-        for t in vad.process(up.process(clean)):
-            if t.state is VadState.SPEAKING:
-                onsets.append(t.sample / 16000)
+        onsets += hear(guard.process(frame, ms) if guard_on else frame)
     return onsets
+
+
+def _guard_and_ears() -> tuple[EchoGuard, Callable[[Pcm], list[float]]]:
+    """A started guard, and the call's VAD: each frame in, the speech onsets (s) out."""
+    guard = EchoGuard(RATE)
+    guard.start()
+    vad = VoiceActivityDetector(SileroBackend(_session()), 16000, SttConfig().vad_narrowband)
+    up = StreamResampler(RATE, 16000)
+
+    def hear(frame: Pcm) -> list[float]:
+        return [t.sample / 16000 for t in vad.process(up.process(frame))
+                if t.state is VadState.SPEAKING]  # fmt: skip
+
+    return guard, hear
 
 
 CASES = [(0, 0), (0, 20), (0, 40), (-6, 80), (-10, 120), (-20, 200), (-3, 150)]
@@ -164,10 +173,7 @@ def test_the_reply_after_a_caller_answer_is_not_heard_as_the_caller(
     answer_at, reply_at = prompt.size + gap.size, bot.size - reply.size
     inbound[answer_at : answer_at + answer.size] += answer
     inbound_pcm = np.clip(inbound, -32768, 32767).astype(np.int16)
-    guard = EchoGuard(RATE)
-    guard.start()
-    vad = VoiceActivityDetector(SileroBackend(_session()), 16000, SttConfig().vad_narrowband)
-    up = StreamResampler(RATE, 16000)
+    guard, hear = _guard_and_ears()
     onsets: list[float] = []
     for i in range(0, bot.size - FRAME + 1, FRAME):
         # The bot's frames are the reference (silence is not sent); the reply's leave
@@ -177,8 +183,6 @@ def test_the_reply_after_a_caller_answer_is_not_heard_as_the_caller(
         clean = guard.process(inbound_pcm[i : i + FRAME], i / 8)
         if talking[i] and i >= reply_at:
             guard.reference(bot[i : i + FRAME], i / 8)
-        for t in vad.process(up.process(clean)):
-            if t.state is VadState.SPEAKING:
-                onsets.append(t.sample / 16000)
+        onsets += hear(clean)
     assert [t for t in onsets if t >= reply_at / RATE] == [], (reply_at / RATE, onsets)
     assert [t for t in onsets if answer_at / RATE - 0.2 < t < reply_at / RATE], onsets

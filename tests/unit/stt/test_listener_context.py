@@ -149,15 +149,15 @@ class _Recording(_Engine):
         return Decoded("alpha", (), "en", 1.0, -0.2, 0.05, 1.2, audio.size / RATE, 15.0)
 
 
-async def test_partials_are_greedy_on_the_short_window_and_never_fall_back() -> None:
-    engine = _Recording()
+async def _listen(engine: _Recording, settings: TurnSettings, pattern: list[tuple[bool, int]],
+                  **kw: Any) -> Listener:  # fmt: skip
+    """One utterance through a listener on `engine`, to the end of its decodes."""
     service = _Service(engine)
     service.executor.start()
-    settings = TurnSettings(silence_ms=500, partial_interval_ms=300, prompt=None)
     listener = Listener(service, sample_rate=RATE, clock=LoopClock(), settings=settings,  # type: ignore[arg-type]
-                        on_event=lambda e: None, speculative=False)  # fmt: skip
+                        on_event=lambda e: None, **kw)  # fmt: skip
     listener.start()
-    audio = _speech([(False, 200), (True, 1500), (False, 800)])
+    audio = _speech(pattern)
     try:
         for i in range(0, audio.size, 320):
             listener.push(audio[i : i + 320])
@@ -165,6 +165,13 @@ async def test_partials_are_greedy_on_the_short_window_and_never_fall_back() -> 
         await listener.aclose(timeout_s=60)
     finally:
         service.executor.shutdown()
+    return listener
+
+
+async def test_partials_are_greedy_on_the_short_window_and_never_fall_back() -> None:
+    engine = _Recording()
+    settings = TurnSettings(silence_ms=500, partial_interval_ms=300, prompt=None)
+    await _listen(engine, settings, [(False, 200), (True, 1500), (False, 800)], speculative=False)
     partials = [c for c in engine.calls if c["beam_size"] == 1]
     finals = [c for c in engine.calls if c["beam_size"] == 5]
     assert partials and len(finals) == 1
@@ -219,18 +226,6 @@ async def test_a_turn_never_ends_early_on_a_decode_that_looped(engine: _Recordin
                                                                early: bool) -> None:  # fmt: skip
     """The listener asks whether the pause's transcript answers the question; one mended
     after a loop is not trusted (its retry may have written digits not yet said)."""
-    service = _Service(engine)
-    service.executor.start()
     settings = TurnSettings(silence_ms=1200, partial_interval_ms=0, complete=lambda t: True)
-    listener = Listener(service, sample_rate=RATE, clock=LoopClock(), settings=settings,  # type: ignore[arg-type]
-                        on_event=lambda e: None)  # fmt: skip
-    listener.start()
-    audio = _speech([(False, 200), (True, 600), (False, 1400)])
-    try:
-        for i in range(0, audio.size, 320):
-            listener.push(audio[i : i + 320])
-            await asyncio.sleep(0.002)
-        await listener.aclose(timeout_s=60)
-    finally:
-        service.executor.shutdown()
+    listener = await _listen(engine, settings, [(False, 200), (True, 600), (False, 1400)])
     assert listener.stats.early_ends == (1 if early else 0)

@@ -107,10 +107,10 @@ class SynthesizeStream:
 
     def _add(self, sentence: str) -> None:
         cached = self._cached
-        head = cached.head_of(sentence) if cached is not None else None
         if cached is not None and cached.piece(sentence) is not None:
             self._pieces.append((sentence, False))  # cached whole: no cut
-        elif head is not None:  # its cached audio plays while the rest is synthesized
+        elif cached is not None and (head := cached.head_of(sentence)) is not None:
+            # Its cached audio plays while the rest is synthesized.
             self._pieces.extend(((head, False), (sentence[len(head) :].strip(), True)))
         else:
             pieces = speech_pieces(sentence, first=self._first, max_first_chars=self._max_first)

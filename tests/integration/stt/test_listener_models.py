@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callbot.client.audio import say
+from bench.turns import paused
 from callbot.clock import LoopClock
 from callbot.dialog.numerals_en import text_to_digits
 from callbot.media.resample import resample
@@ -277,27 +277,17 @@ async def test_a_complete_answer_ends_the_turn_early(service: SttService, comple
         assert listener.stats.early_ends == 0
 
 
-def _paused_digits(words: list[str], pauses: list[float]) -> np.ndarray:
-    """Digits spoken one by one by espeak-ng at 8 kHz, with silences between them."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
-    parts: list[np.ndarray] = []
-    for i, word in enumerate(words):
-        pcm = say(word, 8000)
-        loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 300)
-        parts.append(pcm[loud[0] : loud[-1] + 1])
-        parts.append(np.zeros(int((pauses[i] if i < len(pauses) else 0.3) * 8000), np.int16))
-    return telephone(np.concatenate(parts), 8000)
-
-
 def test_a_looping_decode_is_mended_without_a_second_encode(
     service: SttService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Digits with pauses send tiny.en's 15 s beam into "for 5, 6, 7, 6, 7, 6, 6, …": the
     retry with a repetition penalty reads them from the same encoder output, where the
     old fallback paid a 30 s encode (about four times a 15 s one)."""
-    pcm = _paused_digits(["four", "five", "six", "seven"], [0.5, 0.8, 0.6])
-    audio = (resample(pcm, 8000, 16000) / 32768).astype(np.float32)
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    # The bench's own clip: espeak-ng m3, the words trimmed, 0.5 / 0.8 / 0.6 s between.
+    clip = paused("digits", ["four", "five", "six", "seven"], [0.5, 0.8, 0.6], "en-us+m3")
+    audio = (resample(clip.pcm, 8000, 16000) / 32768).astype(np.float32)
     engine = service.engine("en")
     mended = engine.decode(audio, language="en", beam_size=5)
     assert text_to_digits(mended.text) == "4567"

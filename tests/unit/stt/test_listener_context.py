@@ -74,15 +74,22 @@ def _speech(pattern: list[tuple[bool, int]]) -> np.ndarray:
     )
 
 
-async def _two_utterances(*, context: bool) -> tuple[_Engine, list[ListenEvent], int]:
-    engine = _Engine()
+def _started(engine: _Engine, settings: TurnSettings,
+             **kw: Any) -> tuple[_Service, Listener, list[ListenEvent]]:  # fmt: skip
+    """A started executor and listener on `engine`, and the list its events go to."""
     service = _Service(engine)
     service.executor.start()
     events: list[ListenEvent] = []
-    settings = TurnSettings(silence_ms=500, partial_interval_ms=0, prompt=None)
     listener = Listener(service, sample_rate=RATE, clock=LoopClock(), settings=settings,  # type: ignore[arg-type]
-                        on_event=events.append, speculative=False, context=context)  # fmt: skip
+                        on_event=events.append, **kw)  # fmt: skip
     listener.start()
+    return service, listener, events
+
+
+async def _two_utterances(*, context: bool) -> tuple[_Engine, list[ListenEvent], int]:
+    engine = _Engine()
+    settings = TurnSettings(silence_ms=500, partial_interval_ms=0, prompt=None)
+    service, listener, events = _started(engine, settings, speculative=False, context=context)
     audio = _speech([(False, 300), (True, 600), (False, 800), (True, 600), (False, 800)])
     try:
         for i in range(0, audio.size, 320):
@@ -118,11 +125,8 @@ async def test_without_context_finals_do_not_wait() -> None:
 async def test_set_turn_clears_the_context(prompt: str | None) -> None:
     engine = _Engine()
     engine.gate.set()
-    service = _Service(engine)
-    service.executor.start()
-    listener = Listener(service, sample_rate=RATE, clock=LoopClock(), speculative=False,  # type: ignore[arg-type]
-                        settings=TurnSettings(silence_ms=500, partial_interval_ms=0))  # fmt: skip
-    listener.start()
+    settings = TurnSettings(silence_ms=500, partial_interval_ms=0)
+    service, listener, _ = _started(engine, settings, speculative=False)
     try:
         for pattern in ([(True, 600), (False, 800)], [(True, 600), (False, 800)]):
             audio = _speech(pattern)
@@ -152,11 +156,7 @@ class _Recording(_Engine):
 async def _listen(engine: _Recording, settings: TurnSettings, pattern: list[tuple[bool, int]],
                   **kw: Any) -> Listener:  # fmt: skip
     """One utterance through a listener on `engine`, to the end of its decodes."""
-    service = _Service(engine)
-    service.executor.start()
-    listener = Listener(service, sample_rate=RATE, clock=LoopClock(), settings=settings,  # type: ignore[arg-type]
-                        on_event=lambda e: None, **kw)  # fmt: skip
-    listener.start()
+    service, listener, _ = _started(engine, settings, **kw)
     audio = _speech(pattern)
     try:
         for i in range(0, audio.size, 320):
@@ -184,13 +184,8 @@ async def test_a_pause_decode_is_the_partial_when_the_caller_goes_on() -> None:
     is delivered as the partial instead of being thrown away, and no partial is
     decoded again on resuming (before, the pause counted towards the interval)."""
     engine = _Recording()
-    service = _Service(engine)
-    service.executor.start()
-    events: list[ListenEvent] = []
     settings = TurnSettings(silence_ms=1000, partial_interval_ms=500, prompt=None)
-    listener = Listener(service, sample_rate=RATE, clock=LoopClock(), settings=settings,  # type: ignore[arg-type]
-                        on_event=events.append)  # fmt: skip
-    listener.start()
+    service, listener, events = _started(engine, settings)
 
     async def push(pattern: list[tuple[bool, int]]) -> None:
         audio = _speech(pattern)

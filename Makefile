@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages: espeak-ng speaks Korean (non-neural fallback) and `callbot call --say`;
-# the rest are the real peers the tests drive. Installed only when missing.
+# flite is one of bench.turns' caller voices; the rest are the real peers the tests drive.
+# Installed only when missing.
 SERVE_DEBS := espeak-ng
 SERVE_TOOLS := espeak-ng
-TEST_DEBS := ffmpeg sox espeak-ng sip-tester baresip-core tshark
-TEST_TOOLS := ffmpeg sox espeak-ng sipp baresip tshark
+TEST_DEBS := ffmpeg sox espeak-ng flite sip-tester baresip-core tshark
+TEST_TOOLS := ffmpeg sox espeak-ng flite sipp baresip tshark
 
 .PHONY: serve serve-debs test lint typecheck unit proto venv dev debs apt-install bench clean
 

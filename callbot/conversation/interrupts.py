@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from callbot.conversation.reports import bot_speech
 from callbot.conversation.speaker import Playing
 from callbot.dialog import events as ev
-from callbot.turn.bargein import Verdict
+from callbot.turn.bargein import BargeInTimes, Verdict
 from callbot.v1 import callbot_pb2 as pb
 
 if TYPE_CHECKING:
@@ -32,11 +32,15 @@ def apply_verdict(h: ConversationHandler, verdict: Verdict) -> None:
         if h.arbiter.last is not None:
             h.log.send(h.log.barge(f"bc{h.port.media_time_ms}", h.arbiter.last))
     else:
-        discard(h, p)
+        discard(h, p, h.arbiter.last)
 
 
-def discard(h: ConversationHandler, p: Playing | None) -> None:
-    """Drop the rest of the bot's turn; tell the client and the dialogue what was heard."""
+def discard(h: ConversationHandler, p: Playing | None, barge: BargeInTimes | None = None) -> None:
+    """Drop the rest of the bot's turn; tell the client and the dialogue what was heard.
+
+    `barge`: the caller utterance that made the arbiter yield, whose turn marks get
+    the barge-in's (sent with its turn's when the bot answers it).
+    """
     if h.speaker is None:
         return
     p = h.speaker.interrupt() or p
@@ -46,9 +50,8 @@ def discard(h: ConversationHandler, p: Playing | None) -> None:
         return
     played_ms = p.played * 1000 // h.sample_rate
     heard = p.heard_text(p.played)
-    pending = h.log.unanswered()
-    if pending and h.arbiter.last is not None:
-        h.log.barge(pending[-1], h.arbiter.last).barge_in_last_frame_ms = p.last_frame_ms
+    if barge is not None and barge.utterance_id:
+        h.log.barge(barge.utterance_id, barge).barge_in_last_frame_ms = p.last_frame_ms
     # A templated line (with a slot value) reports no heard text: it may be sensitive.
     shown = heard if p.utt.text == p.utt.record_text else ""
     h.port.send(pb.ServerMessage(barge_in=pb.BargeIn(

@@ -70,9 +70,6 @@ class TurnLog:
             t.barge_in_decision_ms = last.decision_ms
         return t
 
-    def unanswered(self) -> list[str]:
-        return [k for k, t in self.times.items() if not t.final_transcript_ms]
-
     def send(self, t: TurnTimes) -> None:
         if t.sent:
             return

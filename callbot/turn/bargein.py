@@ -64,6 +64,7 @@ class SpeechPolicy:
 
 @dataclass
 class BargeInTimes:
+    utterance_id: str = ""  # the caller's utterance that paused the bot
     onset_ms: int = 0  # first voiced sample of the caller's utterance
     pause_ms: int = 0  # when playback was paused
     decision_ms: int = 0
@@ -101,7 +102,7 @@ class BargeInArbiter:
     ) -> Verdict:  # fmt: skip
         if not bot_speaking or not policy.interruptible or self._pending is not None:
             return Verdict.NONE
-        times = BargeInTimes(onset_ms=onset_ms, pause_ms=now_ms)
+        times = BargeInTimes(utterance_id, onset_ms=onset_ms, pause_ms=now_ms)
         self._pending = _Pending(utterance_id, policy, times)
         return Verdict.PAUSE
 

@@ -127,6 +127,14 @@ async def test_barge_in_at_a_known_point_stops_the_outbound_audio(deps: Conversa
     last = max(ms for ms, f in port.frames if f.utterance_id == interrupted)
     assert started < last <= onset + 900  # stopped within the backchannel window (+ VAD)
     assert barge[0].media_time_ms - onset <= 1000
+    # The barging utterance's turn metrics carry the barge-in's marks (media time).
+    marked = [m.turn_metrics for m in port.of("turn_metrics") if m.turn_metrics.barge_in_pause_ms]
+    assert len(marked) == 1, port.of("turn_metrics")
+    tm = marked[0]
+    assert onset - 100 <= tm.barge_in_onset_ms <= tm.barge_in_pause_ms <= onset + 400, tm
+    assert tm.barge_in_pause_ms < tm.barge_in_decision_ms <= barge[0].media_time_ms, tm
+    assert abs(tm.barge_in_last_frame_ms - last) <= 40, (tm, last)
+    assert tm.speech_end_ms > tm.barge_in_decision_ms  # the same utterance, answered later
 
 
 async def test_an_uh_huh_over_the_bot_pauses_it_then_it_resumes(deps: ConversationDeps) -> None:

@@ -132,8 +132,12 @@ class ConversationHandler:
         if self.listener is None or self.closed:
             return
         start_ms = self.port.media_time_ms - pcm.size * 1000 / self.sample_rate
-        self.listener.push(self.echo.process(pcm, start_ms), start_ms)
-        self._verdict(self.arbiter.on_time(self.port.media_time_ms, voiced=self.listener.voiced))
+        listener = self.listener
+        listener.push(self.echo.process(pcm, start_ms), start_ms)
+        now = self.port.media_time_ms
+        if listener.onset and self.speaker is not None and self.speaker.speaking:
+            self._verdict(self.arbiter.on_onset(now, bot_speaking=True, policy=self._policy()))
+        self._verdict(self.arbiter.on_time(now, voiced=listener.voiced, onset=listener.onset))
         self._check_dropped()
 
     def on_dtmf(self, digits: str) -> None:
@@ -190,9 +194,8 @@ class ConversationHandler:
             self.port.send(transcript_message(e, sensitive=self._sensitive))
         if e.kind is ListenEventKind.SPEECH_BEGIN:
             speaking = self.speaker is not None and self.speaker.speaking
-            policy = SpeechPolicy(self._interruptible(), self.backchannel_is_answer)
             self._verdict(self.arbiter.on_speech_begin(
-                uid, e.start_ms, now, bot_speaking=speaking, policy=policy))  # fmt: skip
+                uid, e.start_ms, now, bot_speaking=speaking, policy=self._policy()))  # fmt: skip
         elif e.kind is ListenEventKind.SPEECH_END:
             self._speech_end(e, now)
         elif e.kind is ListenEventKind.PARTIAL:
@@ -260,6 +263,9 @@ class ConversationHandler:
             self.log.send(t)
 
     # ------------------------------------------------------------ barge-in
+
+    def _policy(self) -> SpeechPolicy:
+        return SpeechPolicy(self._interruptible(), self.backchannel_is_answer)
 
     def _interruptible(self) -> bool:
         p = self.speaker.current if self.speaker is not None else None

@@ -31,6 +31,10 @@ def apply_verdict(h: ConversationHandler, verdict: Verdict) -> None:
             bot_speech(h, p, _STATE.BOT_SPEECH_STATE_RESUMED)
         if h.arbiter.last is not None:
             h.log.send(h.log.barge(f"bc{h.port.media_time_ms}", h.arbiter.last))
+    elif verdict is Verdict.FALSE_ONSET:
+        out.resume()
+        if p is not None:
+            bot_speech(h, p, _STATE.BOT_SPEECH_STATE_RESUMED)
     else:
         discard(h, p, h.arbiter.last)
 

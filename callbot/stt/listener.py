@@ -177,6 +177,11 @@ class Listener:
         """The VAD hears voice now (not in its hangover, not quiet)."""
         return self._vad is not None and self._vad.state is VadState.SPEAKING
 
+    @property
+    def onset(self) -> bool:
+        """The VAD heard a voiced frame and is judging whether speech follows."""
+        return self._vad is not None and self._vad.state is VadState.STARTING
+
     def set_turn(self, settings: TurnSettings) -> None:
         """Settings for the next answer; the no-input timer starts now."""
         self.settings = settings

@@ -1,11 +1,14 @@
 """Barge-in arbitration: pause the bot at the caller's onset, then resume or discard.
 
 Pure policy on the media clock (ms), no I/O: the conversation wiring feeds it
-speech begin/end, transcripts and the passing media time, and carries out
-what it answers. A short backchannel ("uh-huh", "네") or noise resumes the
-bot where it paused; anything longer or with content discards the rest of
-the bot's turn. During a yes/no ask an acknowledgement is an answer, so it
-discards too; a non-interruptible prompt is never paused.
+voice onsets, speech begin/end, transcripts and the passing media time, and
+carries out what it answers. The bot pauses at the VAD's first voiced frame
+(`on_onset`), before the voice has lasted long enough to be speech; if no
+speech follows (a click, a breath), it goes on at once (`FALSE_ONSET`). A
+short backchannel ("uh-huh", "네") or noise resumes the bot where it paused;
+anything longer or with content discards the rest of the bot's turn. During a
+yes/no ask an acknowledgement is an answer, so it discards too; a
+non-interruptible prompt is never paused.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class Verdict(enum.Enum):
     NONE = "none"
     PAUSE = "pause"  # stop sending now, keep the rest queued
     RESUME = "resume"  # it was a backchannel or noise: continue where it paused
+    FALSE_ONSET = "false_onset"  # the voice that paused it never became speech: continue
     DISCARD = "discard"  # a real barge-in: drop the rest, report what was heard
 
 
@@ -51,6 +55,9 @@ class Verdict(enum.Enum):
 class BargeInSettings:
     max_backchannel_ms: int = 700  # caller speech longer than this is a barge-in
     noise_wait_ms: int = 1200  # after a short utterance, wait this long for its transcript
+    # A pause at a voiced frame that has not become speech after this long ends (the
+    # VAD confirms speech after ~100 ms of voice).
+    max_onset_ms: int = 240
     backchannels: frozenset[str] = BACKCHANNELS
 
 
@@ -77,6 +84,7 @@ class _Pending:
     times: BargeInTimes
     speaking: bool = True
     text_deadline_ms: int | None = None
+    tentative: bool = False  # paused at a voiced frame; no utterance has begun yet
 
 
 @dataclass
@@ -96,11 +104,23 @@ class BargeInArbiter:
         """True for a caller utterance that was only a backchannel (not for the dialogue)."""
         return utterance_id in self._swallowed
 
+    def on_onset(self, now_ms: int, *, bot_speaking: bool, policy: SpeechPolicy) -> Verdict:
+        """The VAD heard a voiced frame (not yet speech): pause the bot now."""
+        if not bot_speaking or not policy.interruptible or self._pending is not None:
+            return Verdict.NONE
+        self._pending = _Pending("", policy, BargeInTimes(pause_ms=now_ms), tentative=True)
+        return Verdict.PAUSE
+
     def on_speech_begin(
         self, utterance_id: str, onset_ms: int, now_ms: int, *, bot_speaking: bool,
         policy: SpeechPolicy,
     ) -> Verdict:  # fmt: skip
-        if not bot_speaking or not policy.interruptible or self._pending is not None:
+        p = self._pending
+        if p is not None and p.tentative:  # the onset that paused the bot is speech
+            p.tentative, p.utterance_id = False, utterance_id
+            p.times.utterance_id, p.times.onset_ms = utterance_id, onset_ms
+            return Verdict.NONE
+        if not bot_speaking or not policy.interruptible or p is not None:
             return Verdict.NONE
         times = BargeInTimes(utterance_id, onset_ms=onset_ms, pause_ms=now_ms)
         self._pending = _Pending(utterance_id, policy, times)
@@ -130,16 +150,22 @@ class BargeInArbiter:
         self._swallowed.add(utterance_id)
         return self._decide(Verdict.RESUME, now_ms)
 
-    def on_time(self, now_ms: int, *, voiced: bool = True) -> Verdict:
+    def on_time(self, now_ms: int, *, voiced: bool = True, onset: bool = False) -> Verdict:
         """The media clock moved on: a long utterance or a missing transcript decides.
 
-        `voiced` is the VAD's view now. The utterance's end (`on_speech_end`) only
+        `voiced` is the VAD's view now, `onset` whether it is still judging a voiced
+        frame that may become speech. The utterance's end (`on_speech_end`) only
         comes with the endpoint, after the turn's whole end-of-utterance silence: a
         short "uh-huh" whose voice has already stopped is not a long utterance.
         """
         p = self._pending
         if p is None:
             return Verdict.NONE
+        if p.tentative:
+            if (onset or voiced) and now_ms - p.times.pause_ms < self.settings.max_onset_ms:
+                return Verdict.NONE
+            self._pending = None  # no speech came of it: not a barge-in, nothing to record
+            return Verdict.FALSE_ONSET
         if p.speaking and voiced and now_ms - p.times.onset_ms > self.settings.max_backchannel_ms:
             return self._decide(Verdict.DISCARD, now_ms)
         if p.text_deadline_ms is not None and now_ms >= p.text_deadline_ms:

@@ -132,6 +132,8 @@ async def test_barge_in_at_a_known_point_stops_the_outbound_audio(deps: Conversa
     assert len(marked) == 1, port.of("turn_metrics")
     tm = marked[0]
     assert onset - 100 <= tm.barge_in_onset_ms <= tm.barge_in_pause_ms <= onset + 400, tm
+    # Paused at the VAD's first voiced frames, before they add up to speech (~100 ms).
+    assert tm.barge_in_pause_ms - tm.barge_in_onset_ms <= 70, tm
     assert tm.barge_in_pause_ms < tm.barge_in_decision_ms <= barge[0].media_time_ms, tm
     assert abs(tm.barge_in_last_frame_ms - last) <= 40, (tm, last)
     assert tm.speech_end_ms > tm.barge_in_decision_ms  # the same utterance, answered later

@@ -20,10 +20,15 @@ class Call:
     def ms(self) -> int:
         return round((self.clock.now() - START) * 1000)
 
-    def run(self, ms: int, *, voiced: bool = True) -> None:
+    def run(self, ms: int, *, voiced: bool = True, onset: bool = False) -> None:
         for _ in range(ms // 20):
             self.clock.advance(0.02)
-            self.note(self.arbiter.on_time(self.ms, voiced=voiced))
+            self.note(self.arbiter.on_time(self.ms, voiced=voiced, onset=onset))
+
+    def onset(self, policy: SpeechPolicy | None = None) -> None:
+        self.note(
+            self.arbiter.on_onset(self.ms, bot_speaking=True, policy=policy or SpeechPolicy())
+        )
 
     def note(self, v: Verdict) -> None:
         if v is not Verdict.NONE:
@@ -119,6 +124,39 @@ def test_nothing_happens_when_the_bot_is_silent_or_finished() -> None:
     c.arbiter.bot_finished()
     c.run(2000)
     assert c.verdicts == [(0, Verdict.PAUSE)]
+
+
+def test_the_first_voiced_frame_pauses_and_the_speech_it_starts_keeps_that_pause() -> None:
+    c = Call()
+    c.run(2000)
+    c.onset()  # the VAD's first voiced frame, ~100 ms before it calls it speech
+    c.run(100, onset=True)
+    c.arbiter.on_speech_begin("u1", 1990, c.ms, bot_speaking=True, policy=SpeechPolicy())
+    c.run(800)  # a long utterance: discarded 700 ms after its onset
+    assert c.verdicts == [(2000, Verdict.PAUSE), (2700, Verdict.DISCARD)]
+    last = c.arbiter.last
+    assert last is not None
+    assert (last.utterance_id, last.onset_ms, last.pause_ms) == ("u1", 1990, 2000)
+
+
+def test_a_voiced_frame_that_never_becomes_speech_lets_the_bot_go_on() -> None:
+    c = Call()
+    c.run(1000)
+    c.onset()
+    c.run(40, onset=True)  # a click: the VAD falls back to quiet
+    c.run(40, voiced=False)
+    c.onset()
+    c.run(400, voiced=False, onset=True)  # a murmur the VAD never decides on
+    assert c.verdicts == [(1000, Verdict.PAUSE), (1060, Verdict.FALSE_ONSET),
+                          (1080, Verdict.PAUSE), (1320, Verdict.FALSE_ONSET)]  # fmt: skip
+    assert not c.arbiter.paused and c.arbiter.last is None  # no barge-in to report
+
+
+def test_an_onset_pauses_only_an_interruptible_bot_that_speaks() -> None:
+    c = Call()
+    c.onset(SpeechPolicy(interruptible=False))
+    assert c.arbiter.on_onset(0, bot_speaking=False, policy=SpeechPolicy()) is Verdict.NONE
+    assert c.verdicts == [] and not c.arbiter.paused
 
 
 def test_backchannel_words() -> None:

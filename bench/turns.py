@@ -752,7 +752,8 @@ def main() -> int:
         "--voices",
         choices=sorted(VOICES),
         default="flite",
-        help="the callers' voices (flite rms + espeak-ng f2, or espeak-ng only)",
+        help="the callers' voices: flite rms + espeak-ng f2, or espeak-ng only "
+        "(results go to turns[_<phase>]_espeak.json)",
     )
     parser.add_argument("--only", choices=("echo", "capacity"),
                         help="one phase alone (results go to turns_<phase>.json)")  # fmt: skip
@@ -784,7 +785,8 @@ def main() -> int:
     results["caller_voices"] = list(VOICES[args.voices])
     results["wall_s"] = round(time.monotonic() - started, 1)
     results["command"] = " ".join(["python -m bench.turns", *sys.argv[1:]])
-    path = RESULTS.with_name(f"turns_{args.only}.json") if args.only else RESULTS
+    parts = [p for p in (args.only, args.voices if args.voices != "flite" else None) if p]
+    path = RESULTS.with_name(f"turns_{'_'.join(parts)}.json") if parts else RESULTS
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {path}", flush=True)

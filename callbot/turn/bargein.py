@@ -95,6 +95,7 @@ class BargeInArbiter:
     _pending: _Pending | None = None
     _swallowed: set[str] = field(default_factory=set)
     last: BargeInTimes | None = None  # times of the last decided onset
+    _onset_spent: bool = False  # the VAD's undecided onset already paused the bot once
 
     @property
     def paused(self) -> bool:
@@ -106,7 +107,8 @@ class BargeInArbiter:
 
     def on_onset(self, now_ms: int, *, bot_speaking: bool, policy: SpeechPolicy) -> Verdict:
         """The VAD heard a voiced frame (not yet speech): pause the bot now."""
-        if not bot_speaking or not policy.interruptible or self._pending is not None:
+        if (not bot_speaking or not policy.interruptible or self._pending is not None
+                or self._onset_spent):  # fmt: skip
             return Verdict.NONE
         self._pending = _Pending("", policy, BargeInTimes(pause_ms=now_ms), tentative=True)
         return Verdict.PAUSE
@@ -158,6 +160,8 @@ class BargeInArbiter:
         comes with the endpoint, after the turn's whole end-of-utterance silence: a
         short "uh-huh" whose voice has already stopped is not a long utterance.
         """
+        if not onset:
+            self._onset_spent = False
         p = self._pending
         if p is None:
             return Verdict.NONE
@@ -165,6 +169,8 @@ class BargeInArbiter:
             if (onset or voiced) and now_ms - p.times.pause_ms < self.settings.max_onset_ms:
                 return Verdict.NONE
             self._pending = None  # no speech came of it: not a barge-in, nothing to record
+            # Still undecided (a steady murmur): that onset must not pause the bot again.
+            self._onset_spent = onset
             return Verdict.FALSE_ONSET
         if p.speaking and voiced and now_ms - p.times.onset_ms > self.settings.max_backchannel_ms:
             return self._decide(Verdict.DISCARD, now_ms)

@@ -146,10 +146,14 @@ def test_a_voiced_frame_that_never_becomes_speech_lets_the_bot_go_on() -> None:
     c.run(40, onset=True)  # a click: the VAD falls back to quiet
     c.run(40, voiced=False)
     c.onset()
-    c.run(400, voiced=False, onset=True)  # a murmur the VAD never decides on
+    c.run(400, voiced=False, onset=True)  # a murmur the VAD never decides on …
+    c.onset()  # … pauses the bot once, not every 240 ms
+    c.run(20, voiced=False)
+    c.onset()  # a new onset, after the VAD fell back to quiet
     assert c.verdicts == [(1000, Verdict.PAUSE), (1060, Verdict.FALSE_ONSET),
-                          (1080, Verdict.PAUSE), (1320, Verdict.FALSE_ONSET)]  # fmt: skip
-    assert not c.arbiter.paused and c.arbiter.last is None  # no barge-in to report
+                          (1080, Verdict.PAUSE), (1320, Verdict.FALSE_ONSET),
+                          (1500, Verdict.PAUSE)]  # fmt: skip
+    assert c.arbiter.last is None  # no barge-in to report
 
 
 def test_an_onset_pauses_only_an_interruptible_bot_that_speaks() -> None:

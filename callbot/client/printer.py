@@ -53,6 +53,12 @@ class Printer:
                     f"{m.final_transcript_ms - end}, decision {m.dialog_decision_ms - end}, "
                     f"first audio {m.first_tts_audio_ms - end})"
                 )
+            if m.barge_in_pause_ms:
+                onset = m.barge_in_onset_ms
+                print(
+                    f"{t} latency: barge-in paused the bot {m.barge_in_pause_ms - onset} ms "
+                    f"after the caller's onset, decided at {m.barge_in_decision_ms - onset} ms"
+                )
         elif kind == "error":
             print(f"{t} error:  {msg.error.message}")
         elif kind == "call_ended":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -118,6 +119,7 @@ class CallSession:
         self.frames_in = 0
         self._marks_sent = 0
         self.marks_acked = 0
+        self._marks_dropped = 0
         self._dtmf_sender: Callable[[str], None] | None = None
         self._ended = asyncio.Event()
         self.end_reason: pb.EndReason.ValueType = pb.END_REASON_UNSPECIFIED
@@ -303,6 +305,33 @@ class CallSession:
         if self.config.media_mode.value == "grpc":
             self.send(pb.ServerMessage(clear_audio=pb.ClearAudio()))
         return dropped
+
+    def pause_outbound(self) -> None:
+        """Stop the bot's audio now and keep the rest for `resume_outbound`.
+
+        A GRPC client buffers what it was sent ahead of its playout: it is told to
+        drop it, and those frames go back at the head of the queue. Which ones: the
+        frames after its last playback mark, or (a client that sends no marks) the
+        playout lead's worth.
+        """
+        out = self.outbound
+        if out is None:
+            return
+        out.pause()
+        if self.config.media_mode.value != "grpc":
+            return
+        # Marks up to `_marks_dropped` were dropped at the last pause and never play.
+        unheard = self._marks_sent - max(self.marks_acked, self._marks_dropped)
+        if not self.marks_acked:
+            unheard = min(unheard, math.ceil(self._outbound_lead_s / out.interval_s) + 1)
+        if unheard > 0:
+            self.send(pb.ServerMessage(clear_audio=pb.ClearAudio()))
+            out.recall(unheard)
+            self._marks_dropped = self._marks_sent
+
+    def resume_outbound(self) -> None:
+        if self.outbound is not None:
+            self.outbound.resume()
 
     def on_playback_mark(self, mark_id: str) -> bool:
         """A GRPC client played audio up to this mark; False if it is not ours."""

@@ -22,17 +22,17 @@ def apply_verdict(h: ConversationHandler, verdict: Verdict) -> None:
     if verdict is Verdict.NONE or out is None:
         return
     if verdict is Verdict.PAUSE:
-        out.pause()
+        h.port.pause_outbound()
         if p is not None:
             bot_speech(h, p, _STATE.BOT_SPEECH_STATE_PAUSED)
     elif verdict is Verdict.RESUME:
-        out.resume()
+        h.port.resume_outbound()
         if p is not None:
             bot_speech(h, p, _STATE.BOT_SPEECH_STATE_RESUMED)
         if h.arbiter.last is not None:
             h.log.send(h.log.barge(f"bc{h.port.media_time_ms}", h.arbiter.last))
     elif verdict is Verdict.FALSE_ONSET:
-        out.resume()
+        h.port.resume_outbound()
         if p is not None:
             bot_speech(h, p, _STATE.BOT_SPEECH_STATE_RESUMED)
     else:

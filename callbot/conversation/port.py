@@ -26,6 +26,11 @@ class CallPort(Protocol):
     def clear_outbound(self) -> int:
         """Drop queued bot audio (and tell a GRPC client to drop its buffer)."""
 
+    def pause_outbound(self) -> None:
+        """Stop bot audio now, keeping what the caller has not heard for `resume_outbound`."""
+
+    def resume_outbound(self) -> None: ...
+
     def end(self, reason: pb.EndReason.ValueType, detail: str = "") -> None: ...
 
     def send_dtmf(self, digits: str) -> bool:

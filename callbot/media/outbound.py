@@ -25,6 +25,7 @@ class OutFrame:
 
 
 FrameSink = Callable[[OutFrame], None]
+_RECALL_FRAMES = 100  # frames kept after sending for `recall` (2 s of 20 ms frames)
 FrameTap = Callable[[OutFrame], None]
 
 
@@ -34,6 +35,8 @@ class OutboundAudio:
     `clear()` drops everything queued in one call: barge-in depends on it.
     `pause()` stops sending but keeps the queue, so `resume()` continues where
     the caller stopped hearing (a backchannel or a cough over the bot).
+    `recall(n)` puts the last `n` frames sent back at the head of the queue: a
+    client that buffers ahead of its playout dropped them unheard.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class OutboundAudio:
         self.interval_s = packet_ms / 1000.0
         self._max_frames = int(max_queue_s / self.interval_s)
         self._queue: deque[OutFrame] = deque()
+        self._recent: deque[OutFrame] = deque(maxlen=_RECALL_FRAMES)
         self._residual = np.zeros(0, dtype=np.int16)
         self._residual_utterance = ""
         self._utterance_offsets: dict[str, int] = {}
@@ -91,6 +95,15 @@ class OutboundAudio:
             self._paused = False
             self._wake()
 
+    def recall(self, n: int) -> int:
+        """Queue the last `n` frames sent again, first; return how many (at most ~2 s)."""
+        back = 0
+        while back < n and self._recent:
+            self._queue.appendleft(self._recent.pop())
+            back += 1
+        self._wake()
+        return back
+
     def push(self, pcm: Pcm, utterance_id: str = "") -> None:
         """Queue PCM at the call's rate; whole frames become ready to send."""
         if self._closed:
@@ -125,6 +138,7 @@ class OutboundAudio:
         self._paused = False
         dropped = len(self._queue) + (1 if self._residual.size else 0)
         self._queue.clear()
+        self._recent.clear()
         self._residual = np.zeros(0, dtype=np.int16)
         self._pacer.deactivate(self)
         self.frames_dropped += dropped
@@ -139,6 +153,7 @@ class OutboundAudio:
             return False
         frame = self._queue.popleft()
         self.frames_sent += 1
+        self._recent.append(frame)
         self._sink(frame)
         for tap in self._taps:
             tap(frame)

@@ -152,3 +152,18 @@ def test_clear_ends_a_pause() -> None:
     out.push(np.ones(160, dtype=np.int16))
     clock.advance(0.1)
     assert len(sent) == 1 and not out.paused
+
+
+def test_recall_sends_the_last_frames_again_first_and_clear_forgets_them() -> None:
+    clock = VirtualClock()
+    sent: list[tuple[float, OutFrame]] = []
+    _, out = _outbound(clock, sent)
+    out.push(np.arange(8 * 160, dtype=np.int16))  # 8 frames
+    clock.advance(0.105)  # 6 sent (at 0, 20, … 100 ms)
+    out.pause()
+    assert out.recall(2) == 2  # frames 4 and 5 were not heard
+    out.resume()
+    clock.advance(1.0)
+    assert [f.utterance_offset // 160 for _, f in sent] == [0, 1, 2, 3, 4, 5, 4, 5, 6, 7]
+    out.clear()
+    assert out.recall(3) == 0

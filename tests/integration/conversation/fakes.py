@@ -68,6 +68,14 @@ class FakePort:
     def clear_outbound(self) -> int:
         return self.outbound.clear() if self.outbound is not None else 0
 
+    def pause_outbound(self) -> None:  # an RTP-like line: nothing is buffered past it
+        if self.outbound is not None:
+            self.outbound.pause()
+
+    def resume_outbound(self) -> None:
+        if self.outbound is not None:
+            self.outbound.resume()
+
     def end(self, reason: pb.EndReason.ValueType, detail: str = "") -> None:
         if self.ended is None:
             self.ended = (reason, detail)

@@ -39,11 +39,15 @@ class _Leg:
 
     def __init__(self) -> None:
         self.bot: list[Pcm] = []
+        self.marks: list[str] = []  # GRPC: each buffered bot frame's playback mark
         self.ack: str = ""  # newest mark played, sent by the writer (one writer per stream)
+        self.acked: str = ""  # the last mark the writer sent
 
     def take_bot(self) -> Pcm:
         if not self.bot:
             return np.zeros(FRAME, dtype=np.int16)
+        if self.marks:
+            self.ack = self.marks.pop(0)
         return self.bot.pop(0)
 
 
@@ -107,16 +111,14 @@ async def run(args: argparse.Namespace, lines: list[Pcm]) -> int:
             _RtpLeg(accepted.local_rtp.host, accepted.local_rtp.port) if args.rtp else _Leg()
         )
         printer = Printer()
-        tick = 0
 
         async def send(frame: Pcm) -> None:
-            nonlocal tick
-            tick += 1
             if isinstance(leg, _RtpLeg):
                 leg.send(frame)
                 return
             await stream.write(pb.ClientMessage(audio=pb.AudioChunk(audio=g711.ulaw_encode(frame))))
-            if leg.ack and tick % 5 == 0:
+            if leg.ack != leg.acked:  # what the caller heard: a pause drops only the rest
+                leg.acked = leg.ack
                 await stream.write(pb.ClientMessage(playback_mark=pb.PlaybackMark(mark_id=leg.ack)))
 
         reader = asyncio.get_running_loop().create_task(_read(stream, leg, printer))
@@ -194,9 +196,10 @@ async def _read(stream: Any, leg: _Leg, printer: Printer) -> None:
             return
         if msg.HasField("audio"):
             leg.bot.append(g711.ulaw_decode(msg.audio.audio))
-            leg.ack = msg.audio.mark_id
+            leg.marks.append(msg.audio.mark_id)
         elif msg.HasField("clear_audio"):
             leg.bot.clear()
+            leg.marks.clear()
         else:
             printer.show(msg, loop.time())
 

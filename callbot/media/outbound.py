@@ -25,8 +25,8 @@ class OutFrame:
 
 
 FrameSink = Callable[[OutFrame], None]
-_RECALL_FRAMES = 100  # frames kept after sending for `recall` (2 s of 20 ms frames)
 FrameTap = Callable[[OutFrame], None]
+_RECALL_FRAMES = 100  # frames kept after sending for `recall` (2 s of 20 ms frames)
 
 
 class OutboundAudio:

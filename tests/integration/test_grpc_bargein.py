@@ -55,6 +55,7 @@ async def test_a_pause_drops_the_clients_buffer_and_the_resume_sends_it_again(
         loop = asyncio.get_running_loop()
         for _ in range(1000):  # at most 20 s at 1x
             if len(marks) > LEAD:  # the client plays (and acks) a frame 100 ms after it came
+                del marks[: len(marks) - LEAD - 1]
                 mark = marks.pop(0)
                 acked = int(mark[1:])
                 await stream.write(pb.ClientMessage(playback_mark=pb.PlaybackMark(mark_id=mark)))
@@ -73,7 +74,7 @@ async def test_a_pause_drops_the_clients_buffer_and_the_resume_sends_it_again(
             kinds = [m.WhichOneof("message") for m in got]
             resumes = [i for i, m in enumerate(got) if kinds[i] == "bot_speech"
                        and m.bot_speech.state == pb.BOT_SPEECH_STATE_RESUMED]  # fmt: skip
-            if said and resumes and kinds[resumes[0] :].count("audio") > 20:
+            if said and resumes and kinds[resumes[0] :].count("audio") > 40:
                 break
         await stream.write(pb.ClientMessage(hangup=pb.Hangup()))
         await asyncio.wait_for(reader, 30)
@@ -93,6 +94,6 @@ async def test_a_pause_drops_the_clients_buffer_and_the_resume_sends_it_again(
         int(m.audio.mark_id[1:]) for m in got[resumed:] if m.WhichOneof("message") == "audio"
     )
     unheard = [audio[n] for n in sorted(audio) if acked_at_pause[0] < n < first_after]
-    assert unheard, "the client held frames it had not played when the bot paused"
+    assert 0 < len(unheard) <= 4 * LEAD, "the client held the frames it had not played"
     again = [audio[n] for n in range(first_after, first_after + len(unheard))]
     assert again == unheard

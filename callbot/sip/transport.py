@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from callbot.sip.message import frame_stream
 log = logging.getLogger(__name__)
 
 MAX_TCP_CONNECTIONS = 1024
+_BIND_ATTEMPTS = 20  # port 0: tries for a number free for both UDP and TCP
 
 
 @dataclass(frozen=True)
@@ -82,18 +84,32 @@ class SipTransports:
         self._connecting: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int, tcp: bool) -> None:
-        """Bind UDP, then TCP on the same port number (port 0: whatever UDP got)."""
+        """Bind UDP, then TCP on the same port number (port 0: whatever UDP got).
+
+        With port 0 the UDP port's number may already be taken for TCP (another
+        socket's ephemeral port): then both are bound again on a new number.
+        """
         loop = asyncio.get_running_loop()
-        udp, _ = await loop.create_datagram_endpoint(
-            lambda: _Udp(self.on_message), local_addr=(host, port)
-        )
-        self._udp = udp
-        self.udp_port = int(udp.get_extra_info("sockname")[1])
-        if tcp:
-            self._server = await loop.create_server(
-                lambda: _TcpConnection(self), host, self.udp_port, reuse_address=True
+        for attempt in range(_BIND_ATTEMPTS):
+            udp, _ = await loop.create_datagram_endpoint(
+                lambda: _Udp(self.on_message), local_addr=(host, port)
             )
+            self._udp = udp
+            self.udp_port = int(udp.get_extra_info("sockname")[1])
+            if not tcp:
+                return
+            try:
+                self._server = await loop.create_server(
+                    lambda: _TcpConnection(self), host, self.udp_port, reuse_address=True
+                )
+            except OSError as exc:
+                if port or exc.errno != errno.EADDRINUSE or attempt == _BIND_ATTEMPTS - 1:
+                    udp.close()
+                    raise
+                udp.close()
+                continue
             self.tcp_port = int(self._server.sockets[0].getsockname()[1])
+            return
 
     def adopt(self, conn: _TcpConnection) -> bool:
         if conn.peer is None or len(self._connections) >= MAX_TCP_CONNECTIONS:

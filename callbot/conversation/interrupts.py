@@ -25,16 +25,13 @@ def apply_verdict(h: ConversationHandler, verdict: Verdict) -> None:
         h.port.pause_outbound()
         if p is not None:
             bot_speech(h, p, _STATE.BOT_SPEECH_STATE_PAUSED)
-    elif verdict is Verdict.RESUME:
+    elif verdict in (Verdict.RESUME, Verdict.FALSE_ONSET):
         h.port.resume_outbound()
         if p is not None:
             bot_speech(h, p, _STATE.BOT_SPEECH_STATE_RESUMED)
-        if h.arbiter.last is not None:
+        # A backchannel's barge-in marks go out; a false onset was no barge-in at all.
+        if verdict is Verdict.RESUME and h.arbiter.last is not None:
             h.log.send(h.log.barge(f"bc{h.port.media_time_ms}", h.arbiter.last))
-    elif verdict is Verdict.FALSE_ONSET:
-        h.port.resume_outbound()
-        if p is not None:
-            bot_speech(h, p, _STATE.BOT_SPEECH_STATE_RESUMED)
     else:
         discard(h, p, h.arbiter.last)
 

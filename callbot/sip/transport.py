@@ -103,10 +103,9 @@ class SipTransports:
                     lambda: _TcpConnection(self), host, self.udp_port, reuse_address=True
                 )
             except OSError as exc:
-                if port or exc.errno != errno.EADDRINUSE or attempt == _BIND_ATTEMPTS - 1:
-                    udp.close()
-                    raise
                 udp.close()
+                if port or exc.errno != errno.EADDRINUSE or attempt == _BIND_ATTEMPTS - 1:
+                    raise
                 continue
             self.tcp_port = int(self._server.sockets[0].getsockname()[1])
             return

@@ -107,8 +107,7 @@ class BargeInArbiter:
 
     def on_onset(self, now_ms: int, *, bot_speaking: bool, policy: SpeechPolicy) -> Verdict:
         """The VAD heard a voiced frame (not yet speech): pause the bot now."""
-        if (not bot_speaking or not policy.interruptible or self._pending is not None
-                or self._onset_spent):  # fmt: skip
+        if not self._may_pause(bot_speaking, policy) or self._onset_spent:
             return Verdict.NONE
         self._pending = _Pending("", policy, BargeInTimes(pause_ms=now_ms), tentative=True)
         return Verdict.PAUSE
@@ -122,7 +121,7 @@ class BargeInArbiter:
             p.tentative, p.utterance_id = False, utterance_id
             p.times.utterance_id, p.times.onset_ms = utterance_id, onset_ms
             return Verdict.NONE
-        if not bot_speaking or not policy.interruptible or p is not None:
+        if not self._may_pause(bot_speaking, policy):
             return Verdict.NONE
         times = BargeInTimes(utterance_id, onset_ms=onset_ms, pause_ms=now_ms)
         self._pending = _Pending(utterance_id, policy, times)
@@ -183,6 +182,9 @@ class BargeInArbiter:
     def bot_finished(self) -> None:
         """The bot's turn ended (or was discarded elsewhere): nothing left to arbitrate."""
         self._pending = None
+
+    def _may_pause(self, bot_speaking: bool, policy: SpeechPolicy) -> bool:
+        return bot_speaking and policy.interruptible and self._pending is None
 
     def _decide(self, verdict: Verdict, now_ms: int) -> Verdict:
         p = self._pending
